@@ -1,0 +1,102 @@
+// The one mapping between database values and wire values. Every row that leaves solstream
+// (snapshot, change, REST) passes through toWireRow, whichever dialect and driver produced it.
+import { TABLES, type ColumnDef, type Topic, type RowOf } from './schema.ts';
+
+export const U64_MAX = 18446744073709551615n;
+
+/** True for a canonical u64 decimal string ("0", "42", … "18446744073709551615"). */
+export function isU64String(value: string): boolean {
+  return /^(0|[1-9][0-9]{0,19})$/.test(value) && BigInt(value) <= U64_MAX;
+}
+
+/**
+ * Accepts a u64 as bigint, safe integer or decimal string and returns its canonical decimal string.
+ * Throws a RangeError naming the column for anything else (negative, fractional, too large, unsafe number).
+ */
+export function toU64String(value: unknown, column = 'value'): string {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > U64_MAX) throw new RangeError(`${column} must be a u64 (0..${U64_MAX}), got ${value}`);
+    return value.toString();
+  }
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(
+        `${column} must be a u64; the number ${value} is not a safe non-negative integer (pass larger values as a string or bigint)`,
+      );
+    }
+    return String(value);
+  }
+  if (typeof value === 'string') {
+    const trimmed = value.trim();
+    if (/^[0-9]+$/.test(trimmed)) {
+      const big = BigInt(trimmed);
+      if (big <= U64_MAX) return big.toString();
+    }
+    throw new RangeError(`${column} must be a u64 decimal string (0..${U64_MAX}), got "${value}"`);
+  }
+  throw new RangeError(`${column} must be a u64, got ${value === null ? 'null' : typeof value}`);
+}
+
+// "2026-11-29 13:14:03", "2026-11-29 13:14:03.123 +00:00", "2026-11-29T13:14:03.123456": all UTC.
+const SQL_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$/;
+
+export function toIsoTimestamp(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number') return new Date(value * (value < 1e12 ? 1000 : 1)).toISOString();
+  if (typeof value === 'string') {
+    const m = SQL_TIMESTAMP.exec(value.trim());
+    if (m !== null) {
+      const [, date, time, fraction = '', zone] = m;
+      const ms = fraction === '' ? '' : fraction.slice(0, 4).padEnd(4, '0');
+      const offset = zone === undefined || zone === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+      return new Date(`${date}T${time}${ms}${offset}`).toISOString();
+    }
+    const parsed = new Date(value);
+    if (!Number.isNaN(parsed.getTime())) return parsed.toISOString();
+  }
+  throw new RangeError(`not a timestamp: ${String(value)}`);
+}
+
+function toSafeNumber(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : Number(String(value));
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer out of the safe range: ${String(value)}`);
+  return n;
+}
+
+/** One column's value from any driver (pg, sqlite3, a trigger's JSON) to its wire form. */
+export function toWireValue(def: ColumnDef, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (def.kind) {
+    case 'u64':
+      return toU64String(value);
+    case 'serial':
+    case 'i64':
+    case 'int':
+      return toSafeNumber(value);
+    case 'bool':
+      return value === true || value === 1 || value === '1' || value === 't' || value === 'true';
+    case 'timestamp':
+      return toIsoTimestamp(value);
+    case 'json':
+      if (typeof value === 'string') {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          return value;
+        }
+      }
+      return value;
+    default:
+      return String(value);
+  }
+}
+
+/** A row of `topic` from the database (any dialect) in wire form; unknown keys are dropped. */
+export function toWireRow<T extends Topic>(topic: T, raw: Readonly<Record<string, unknown>>): RowOf<T> {
+  const columns: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
+  const row: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(columns)) {
+    if (Object.prototype.hasOwnProperty.call(raw, name)) row[name] = toWireValue(def, raw[name]);
+  }
+  return row as RowOf<T>;
+}
