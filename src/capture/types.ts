@@ -30,6 +30,14 @@ export class CursorExpiredError extends Error {
   }
 }
 
+/** Raised for a cursor that this database never issued (malformed, or newer than its newest change). */
+export class InvalidCursorError extends Error {
+  constructor(readonly cursor: string) {
+    super(`"${cursor}" is not a cursor of this database`);
+    this.name = 'InvalidCursorError';
+  }
+}
+
 /** A snapshot read and the change-log cursor it is consistent with. */
 export interface SnapshotResult<T> {
   /** Every change with a cursor ≤ this is reflected in `result`; none after it is. */
@@ -50,10 +58,12 @@ export interface ChangeFeed {
   /** Cursor of the last change emitted on the hot streams; every change ≤ it has been emitted. */
   position(): string;
   /**
-   * Changes of `topic` with `after` < cursor ≤ `upTo`, oldest first, read from the change log.
-   * Throws CursorExpiredError if `after` is older than the retention.
+   * Changes of `topic` with `after` < cursor ≤ `upTo`, oldest first, read from the change log; at
+   * most `limit` (default 1000): when exactly `limit` come back, call again from the last cursor.
+   * Throws CursorExpiredError if `after` is older than the retention, InvalidCursorError if it is
+   * not a cursor of this database (malformed, or beyond the newest change).
    */
-  replay(topic: Topic, after: string, upTo: string): Promise<Change[]>;
+  replay(topic: Topic, after: string, upTo: string, limit?: number): Promise<Change[]>;
   /** Runs `read` in one consistent read transaction and returns the cursor that read reflects. */
   snapshot<T>(read: (query: SnapshotQuery) => Promise<T>): Promise<SnapshotResult<T>>;
   /** Tells the reader that this process just committed changes (read them now rather than at the next poll). */

@@ -1,0 +1,3 @@
+export { openChangeFeed, type CaptureOptions } from './feed.ts';
+export { CAPTURE_CHANNEL } from './postgres-listener.ts';
+export * from './types.ts';

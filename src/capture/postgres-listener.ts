@@ -1,0 +1,95 @@
+// PostgreSQL: LISTEN on the capture channel with pg-listen. Small changes arrive whole in the
+// NOTIFY payload; larger ones (over the 8000-byte payload limit) are announced by cursor and read
+// from the change log. After a lost connection pg-listen reconnects and re-LISTENs; what was
+// committed meanwhile is read from the change log, since NOTIFY keeps nothing for absent listeners.
+import pgListen from 'pg-listen';
+import type { Database } from '../db/connection.ts';
+import { isTopic } from '../db/schema.ts';
+import { changeFromImage, readChanges } from './change-log.ts';
+import type { ChangeSource, FeedSink } from './feed.ts';
+import type { ChangeOp } from './types.ts';
+
+/** Must match migrations/0002-change-capture.ts. */
+export const CAPTURE_CHANNEL = 'solstream_changes';
+
+interface Payload {
+  c: string;
+  t: string;
+  o: ChangeOp;
+  ts: number;
+  r?: Record<string, unknown>;
+}
+
+export async function startPostgresListener(
+  db: Database,
+  sink: FeedSink,
+  /** Runs once LISTEN is in place, before any notification is handled: sets the starting position. */
+  onListening: () => Promise<void>,
+): Promise<ChangeSource> {
+  if (db.postgresUrl === null) throw new Error('the PostgreSQL listener needs a postgres:// database');
+  const subscriber = pgListen.default(
+    { connectionString: db.postgresUrl },
+    // Reconnect for ever (retryTimeout 0 = no deadline): a database that comes back is caught up.
+    { parse: (raw: string) => raw, retryLimit: Infinity, retryTimeout: 0, retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 5000), paranoidChecking: 10_000 },
+  );
+  let starting = true;
+  const held: string[] = [];
+
+  const handle = (raw: string): void => {
+    let payload: Payload;
+    try {
+      payload = JSON.parse(raw) as Payload;
+    } catch {
+      sink.logger.warn({ payload: raw.slice(0, 200) }, 'ignoring a malformed capture notification');
+      return;
+    }
+    const { c: cursor, t: topic, o: op, ts, r: image } = payload;
+    if (!isTopic(topic)) return;
+    if (image !== undefined) {
+      sink.enqueue(() => [changeFromImage(cursor, topic, op, image, ts)]);
+    } else {
+      // Too large for a payload: read exactly this change from the log, in its place in the queue.
+      const after = (BigInt(cursor) - 1n).toString();
+      sink.enqueue(() => readChanges(db, { after, upTo: cursor, limit: 1 }));
+    }
+  };
+
+  subscriber.notifications.on(CAPTURE_CHANNEL, (raw: string) => {
+    if (starting) held.push(raw);
+    else handle(raw);
+  });
+  subscriber.events.on('reconnect', (attempt: number) => {
+    sink.setLive(false);
+    sink.logger.warn({ attempt }, 'change listener lost its PostgreSQL connection; reconnecting');
+  });
+  subscriber.events.on('connected', () => {
+    if (starting) return;
+    sink.logger.info('change listener reconnected; catching up from the change log');
+    sink.catchUp().then(
+      () => sink.setLive(true),
+      () => undefined,
+    );
+  });
+  subscriber.events.on('error', (error: Error) => {
+    sink.setLive(false);
+    sink.logger.error({ err: error.message }, 'change listener error');
+  });
+
+  await subscriber.connect();
+  await subscriber.listenTo(CAPTURE_CHANNEL);
+  await onListening();
+  starting = false;
+  for (const raw of held.splice(0)) handle(raw);
+  sink.setLive(true);
+
+  return {
+    // Notifications already wake us at once; a poke has nothing to add on PostgreSQL.
+    poke: () => undefined,
+    close: async () => {
+      for (const event of ['reconnect', 'connected', 'error'] as const) subscriber.events.removeAllListeners(event);
+      // An error while closing must not be unhandled.
+      subscriber.events.on('error', () => undefined);
+      await subscriber.close().catch(() => undefined);
+    },
+  };
+}
