@@ -1,0 +1,352 @@
+// The solstream websocket protocol: every message, error code and close code, and the one place
+// where client input is validated. Server and clients both import this module, so it stays free of
+// Node-only imports. PROTOCOL.md mirrors it; change both together.
+
+/** Every message type. The comment on each member says who sends it. */
+export enum MessageType {
+  /** Client → server: start a subscription (with an optional snapshot or a resume cursor). */
+  Subscribe = 'subscribe',
+  /** Client → server: end a subscription. */
+  Unsubscribe = 'unsubscribe',
+  /** Client → server: application-level keepalive; answered with `pong`. */
+  Ping = 'ping',
+
+  /** Server → client: the subscription exists; changes after `cursor` will follow. */
+  Subscribed = 'subscribed',
+  /** Server → client: the subscription is gone; nothing more will arrive for its id. */
+  Unsubscribed = 'unsubscribed',
+  /** Server → client: the rows matching a subscription at `cursor`. */
+  Snapshot = 'snapshot',
+  /** Server → client: one committed change matching a subscription. */
+  Change = 'change',
+  /** Server → client: a request failed (with `id` when it concerns a subscription). */
+  Error = 'error',
+  /** Server → client: answer to `ping`. */
+  Pong = 'pong',
+}
+
+/** Stable error codes carried by `error` messages. */
+export enum ErrorCode {
+  /** The frame is not valid JSON. */
+  BadJson = 'bad_json',
+  /** The message is JSON but not a valid message (not an object, missing or mistyped field). */
+  InvalidMessage = 'invalid_message',
+  /** `type` is not one the server accepts from clients. */
+  UnknownType = 'unknown_type',
+  /** `topic` is not a seed table name. */
+  UnknownTopic = 'unknown_topic',
+  /** The filter names an unknown column, uses an operator the column does not support, or a value of the wrong type. */
+  InvalidFilter = 'invalid_filter',
+  /** `snapshot` is neither `true`/`false` nor `{"limit":N}` with N in 1..max. */
+  InvalidSnapshot = 'invalid_snapshot',
+  /** A state-table snapshot would hold more rows than the server's limit; narrow the filter. */
+  SnapshotTooLarge = 'snapshot_too_large',
+  /** `since` is not a cursor (a decimal string), or is ahead of the server's change log. */
+  InvalidCursor = 'invalid_cursor',
+  /** `since` is older than the change log's retention: take a new snapshot. */
+  CursorExpired = 'cursor_expired',
+  /** A subscription with this id is already active on this connection. */
+  DuplicateId = 'duplicate_id',
+  /** `unsubscribe` for an id that is not active on this connection. */
+  UnknownSubscription = 'unknown_subscription',
+  /** The connection already has the maximum number of subscriptions. */
+  TooManySubscriptions = 'too_many_subscriptions',
+  /** More messages per second than allowed; this message was ignored. */
+  RateLimited = 'rate_limited',
+  /** The API key may not read this topic. */
+  ForbiddenTopic = 'forbidden_topic',
+  /** The server failed; the subscription (if any) was not created or has ended. */
+  InternalError = 'internal_error',
+}
+
+/**
+ * Close codes the server uses. 1xxx are standard websocket codes; 4xxx are solstream's.
+ * A connection dropped without a close frame (code 1006 on the client) means the heartbeat found it dead.
+ */
+export enum CloseCode {
+  /** The server is shutting down; reconnect (to another instance) and resume with `since`. */
+  GoingAway = 1001,
+  /** A frame exceeded the maximum frame size (the `ws` library sends this standard code). */
+  FrameTooLarge = 1009,
+  /** The server failed unexpectedly. */
+  InternalError = 1011,
+  /** Missing or unknown API key. */
+  Unauthorized = 4401,
+  /** The connection's send buffer passed its bound: the client reads too slowly. Resume with `since`. */
+  SlowConsumer = 4408,
+  /** The client kept sending above the message rate limit after `rate_limited` errors. */
+  RateLimitAbuse = 4429,
+}
+
+/** Websocket subprotocol clients may offer; an API key can ride along as a second protocol entry. */
+export const SUBPROTOCOL = 'solstream.v1';
+/** Prefix of the subprotocol entry that carries an API key: `solstream.key.<key>`. */
+export const KEY_SUBPROTOCOL_PREFIX = 'solstream.key.';
+
+export type ChangeOp = 'insert' | 'update' | 'delete';
+
+/** A JSON scalar a filter compares with. u64 values as decimal strings (or safe integers). */
+export type FilterScalar = string | number | boolean;
+
+export interface InCondition {
+  readonly in: readonly FilterScalar[];
+}
+
+export interface RangeCondition {
+  readonly gt?: string | number;
+  readonly gte?: string | number;
+  readonly lt?: string | number;
+  readonly lte?: string | number;
+}
+
+/** A bare value (equality, `null` for IS NULL), `{"in":[…]}`, or a range on a numeric column. */
+export type FilterCondition = FilterScalar | null | InCondition | RangeCondition;
+
+/** Column name → condition; several keys mean AND. */
+export type Filter = Readonly<Record<string, FilterCondition>>;
+
+export interface SubscribeMessage {
+  readonly type: MessageType.Subscribe;
+  /** Chosen by the client, unique among its active subscriptions; echoed on every related message. */
+  readonly id: string;
+  /** A seed table name, e.g. `escrows`. */
+  readonly topic: string;
+  readonly filter?: Filter;
+  /** `true` for the default size, `{limit:N}` to choose it; absent or `false` for none. */
+  readonly snapshot?: boolean | { readonly limit: number };
+  /** Resume: deliver every matching change after this cursor, then live. Excludes `snapshot`. */
+  readonly since?: string;
+}
+
+export interface UnsubscribeMessage {
+  readonly type: MessageType.Unsubscribe;
+  readonly id: string;
+}
+
+export interface PingMessage {
+  readonly type: MessageType.Ping;
+}
+
+export interface SubscribedMessage {
+  readonly type: MessageType.Subscribed;
+  readonly id: string;
+  readonly topic: string;
+  /** Position the subscription starts from: every matching change after it will be delivered. */
+  readonly cursor: string;
+}
+
+export interface UnsubscribedMessage {
+  readonly type: MessageType.Unsubscribed;
+  readonly id: string;
+}
+
+export interface SnapshotMessage {
+  readonly type: MessageType.Snapshot;
+  readonly id: string;
+  readonly rows: readonly Readonly<Record<string, unknown>>[];
+  /** The change-log position the rows reflect. */
+  readonly cursor: string;
+}
+
+export interface ChangeMessage {
+  readonly type: MessageType.Change;
+  readonly id: string;
+  readonly topic: string;
+  readonly op: ChangeOp;
+  /** The row after the change (before it, for a delete). */
+  readonly row: Readonly<Record<string, unknown>>;
+  readonly cursor: string;
+}
+
+export interface ErrorMessage {
+  readonly type: MessageType.Error;
+  /** The subscription id the error concerns, when there is one. */
+  readonly id?: string;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export interface PongMessage {
+  readonly type: MessageType.Pong;
+}
+
+export type ClientMessage = SubscribeMessage | UnsubscribeMessage | PingMessage;
+export type ServerMessage =
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | SnapshotMessage
+  | ChangeMessage
+  | ErrorMessage
+  | PongMessage;
+
+/** Why a client message was rejected, ready to be sent back as an `error` message. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The subscription id, when the message carried a usable one. */
+    readonly id?: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+
+  toMessage(): ErrorMessage {
+    return this.id === undefined
+      ? { type: MessageType.Error, code: this.code, message: this.message }
+      : { type: MessageType.Error, id: this.id, code: this.code, message: this.message };
+  }
+}
+
+/** Longest subscription id accepted. */
+export const MAX_ID_LENGTH = 128;
+
+const CURSOR = /^(0|[1-9][0-9]{0,38})$/;
+
+/** True for a cursor as the server issues it: a decimal string without leading zeros. */
+export function isCursor(value: unknown): value is string {
+  return typeof value === 'string' && CURSOR.test(value);
+}
+
+/** Orders two cursors (decimal strings of bigints). */
+export function compareCursors(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readId(message: Record<string, unknown>): string {
+  const id = message.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new ProtocolError(
+      ErrorCode.InvalidMessage,
+      `"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+    );
+  }
+  return id;
+}
+
+const SUBSCRIBE_FIELDS = new Set(['type', 'id', 'topic', 'filter', 'snapshot', 'since']);
+
+function validateSubscribe(message: Record<string, unknown>): SubscribeMessage {
+  const id = readId(message);
+  for (const key of Object.keys(message)) {
+    if (!SUBSCRIBE_FIELDS.has(key)) {
+      throw new ProtocolError(ErrorCode.InvalidMessage, `unknown field "${key}" in subscribe`, id);
+    }
+  }
+  if (typeof message.topic !== 'string') {
+    throw new ProtocolError(ErrorCode.InvalidMessage, '"topic" must be a string', id);
+  }
+  const filter = message.filter;
+  if (filter !== undefined && filter !== null && !isPlainObject(filter)) {
+    throw new ProtocolError(ErrorCode.InvalidFilter, '"filter" must be an object of column → condition', id);
+  }
+  const snapshot = message.snapshot;
+  if (snapshot !== undefined && typeof snapshot !== 'boolean') {
+    const limit = isPlainObject(snapshot) ? snapshot.limit : undefined;
+    if (
+      !isPlainObject(snapshot) ||
+      Object.keys(snapshot).some((k) => k !== 'limit') ||
+      typeof limit !== 'number' ||
+      !Number.isSafeInteger(limit) ||
+      limit < 1
+    ) {
+      throw new ProtocolError(
+        ErrorCode.InvalidSnapshot,
+        '"snapshot" must be true, false or {"limit": N} with N a positive integer',
+        id,
+      );
+    }
+  }
+  const since = message.since;
+  if (since !== undefined && !isCursor(since)) {
+    throw new ProtocolError(ErrorCode.InvalidCursor, '"since" must be a cursor string as sent by the server', id);
+  }
+  if (since !== undefined && snapshot !== undefined && snapshot !== false) {
+    throw new ProtocolError(
+      ErrorCode.InvalidMessage,
+      '"snapshot" and "since" exclude each other: resume with since, or start over with a snapshot',
+      id,
+    );
+  }
+  return {
+    type: MessageType.Subscribe,
+    id,
+    topic: message.topic,
+    ...(isPlainObject(filter) ? { filter: filter as Filter } : {}),
+    ...(snapshot !== undefined ? { snapshot: snapshot as SubscribeMessage['snapshot'] } : {}),
+    ...(since !== undefined ? { since: since as string } : {}),
+  };
+}
+
+/** Validates a decoded message from a client; throws ProtocolError. Filter contents are checked by filters.ts. */
+export function validateClientMessage(value: unknown): ClientMessage {
+  if (!isPlainObject(value)) throw new ProtocolError(ErrorCode.InvalidMessage, 'a message must be a JSON object');
+  switch (value.type) {
+    case MessageType.Subscribe:
+      return validateSubscribe(value);
+    case MessageType.Unsubscribe:
+      return { type: MessageType.Unsubscribe, id: readId(value) };
+    case MessageType.Ping:
+      return { type: MessageType.Ping };
+    default: {
+      const id = typeof value.id === 'string' && value.id.length <= MAX_ID_LENGTH ? value.id : undefined;
+      if (typeof value.type !== 'string') {
+        throw new ProtocolError(ErrorCode.InvalidMessage, 'a message needs a string "type"', id);
+      }
+      throw new ProtocolError(
+        ErrorCode.UnknownType,
+        `unknown message type "${value.type.slice(0, 64)}" (expected subscribe, unsubscribe or ping)`,
+        id,
+      );
+    }
+  }
+}
+
+/** Parses one text frame from a client: the message, or the ProtocolError to answer with. */
+export function parseClientMessage(raw: string): ClientMessage | ProtocolError {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return new ProtocolError(ErrorCode.BadJson, 'the frame is not valid JSON');
+  }
+  try {
+    return validateClientMessage(value);
+  } catch (error) {
+    if (error instanceof ProtocolError) return error;
+    throw error;
+  }
+}
+
+/** Serialises a server message (changes on the hot path use the gateway's cached body instead). */
+export function stringifyServerMessage(message: ServerMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Serialises a client message. */
+export function stringifyClientMessage(message: ClientMessage): string {
+  return JSON.stringify(message);
+}
+
+const SERVER_TYPES = new Set<string>([
+  MessageType.Subscribed,
+  MessageType.Unsubscribed,
+  MessageType.Snapshot,
+  MessageType.Change,
+  MessageType.Error,
+  MessageType.Pong,
+]);
+
+/** Parses a frame from the server (for clients); throws on anything that is not a server message. */
+export function parseServerMessage(raw: string): ServerMessage {
+  const value: unknown = JSON.parse(raw);
+  if (!isPlainObject(value) || typeof value.type !== 'string' || !SERVER_TYPES.has(value.type)) {
+    throw new Error(`not a solstream server message: ${raw.slice(0, 200)}`);
+  }
+  return value as unknown as ServerMessage;
+}
