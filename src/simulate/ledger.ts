@@ -2,13 +2,19 @@
 // transaction. Everything is final as soon as it is submitted (there are no forks to roll back),
 // so every commitment level sees the same state. Deterministic from a seed: signatures and
 // blockhashes are hashes of the seed and a counter.
-import { createHash } from 'node:crypto';
-import { utils } from '@coral-xyz/anchor';
-import type { SimAccountWrite, SimInstruction, SimLedger, SimTransaction, SubmittedTransaction } from './types.ts';
+import { createHash } from "node:crypto";
+import { utils } from "@coral-xyz/anchor";
+import type {
+  SimAccountWrite,
+  SimInstruction,
+  SimLedger,
+  SimTransaction,
+  SubmittedTransaction,
+} from "./types.ts";
 
 const bs58 = utils.bytes.bs58;
 
-export const SYSTEM_PROGRAM_ID = '11111111111111111111111111111111';
+export const SYSTEM_PROGRAM_ID = "11111111111111111111111111111111";
 
 export interface MessageHeader {
   readonly numRequiredSignatures: number;
@@ -33,7 +39,10 @@ export interface StoredTransaction {
   readonly accountKeys: readonly string[];
   readonly header: MessageHeader;
   readonly instructions: readonly CompiledInstruction[];
-  readonly innerInstructions: readonly { readonly index: number; readonly instructions: readonly CompiledInstruction[] }[];
+  readonly innerInstructions: readonly {
+    readonly index: number;
+    readonly instructions: readonly CompiledInstruction[];
+  }[];
   readonly recentBlockhash: string;
   readonly logMessages: readonly string[];
   readonly fee: bigint;
@@ -89,7 +98,9 @@ export class LocalLedger implements SimLedger {
   }
 
   blockhash(slot = this.currentSlot): string {
-    return bs58.encode(createHash('sha256').update(`blockhash:${this.seed}:${slot}`).digest());
+    return bs58.encode(
+      createHash("sha256").update(`blockhash:${this.seed}:${slot}`).digest(),
+    );
   }
 
   blockTime(slot: number): number | null {
@@ -105,7 +116,9 @@ export class LocalLedger implements SimLedger {
   }
 
   accountsOwnedBy(owner: string): [string, StoredAccount][] {
-    return [...this.accounts].filter(([, stored]) => stored.account.owner === owner);
+    return [...this.accounts].filter(
+      ([, stored]) => stored.account.owner === owner,
+    );
   }
 
   getTransaction(signature: string): StoredTransaction | null {
@@ -117,10 +130,19 @@ export class LocalLedger implements SimLedger {
   }
 
   /** Transactions naming `address`, newest first, strictly older than `before` and newer than `until`. */
-  signaturesForAddress(address: string, options: { before?: string; until?: string; limit: number }): StoredTransaction[] {
+  signaturesForAddress(
+    address: string,
+    options: { before?: string; until?: string; limit: number },
+  ): StoredTransaction[] {
     const seqs = this.byAddress.get(address) ?? [];
-    const beforeSeq = options.before === undefined ? Infinity : (this.bySignature.get(options.before)?.seq ?? -1);
-    const untilSeq = options.until === undefined ? -1 : (this.bySignature.get(options.until)?.seq ?? -1);
+    const beforeSeq =
+      options.before === undefined
+        ? Infinity
+        : (this.bySignature.get(options.before)?.seq ?? -1);
+    const untilSeq =
+      options.until === undefined
+        ? -1
+        : (this.bySignature.get(options.until)?.seq ?? -1);
     const out: StoredTransaction[] = [];
     for (let i = seqs.length - 1; i >= 0 && out.length < options.limit; i--) {
       const seq = seqs[i] as number;
@@ -139,7 +161,10 @@ export class LocalLedger implements SimLedger {
 
   submit(input: SimTransaction): SubmittedTransaction {
     const slot = this.currentSlot + 1;
-    const blockTime = Math.max(Math.floor(this.now() / 1000), this.blockTimes.get(this.currentSlot) ?? 0);
+    const blockTime = Math.max(
+      Math.floor(this.now() / 1000),
+      this.blockTimes.get(this.currentSlot) ?? 0,
+    );
     const seq = this.transactions.length;
     const { accountKeys, header } = compileKeys(input);
     const index = new Map(accountKeys.map((key, i) => [key, i]));
@@ -148,18 +173,34 @@ export class LocalLedger implements SimLedger {
       accounts: ix.accounts.map((meta) => index.get(meta.pubkey) as number),
       data: bs58.encode(ix.data),
     });
-    const signatures = Array.from({ length: header.numRequiredSignatures }, (_, i) =>
-      bs58.encode(createHash('sha512').update(`signature:${this.seed}:${seq}:${i}`).digest()),
+    const signatures = Array.from(
+      { length: header.numRequiredSignatures },
+      (_, i) =>
+        bs58.encode(
+          createHash("sha512")
+            .update(`signature:${this.seed}:${seq}:${i}`)
+            .digest(),
+        ),
     );
-    const fee = input.fee ?? LAMPORTS_PER_SIGNATURE * BigInt(header.numRequiredSignatures);
-    const preBalances = accountKeys.map((key) => this.accounts.get(key)?.account.lamports ?? 0n);
+    const fee =
+      input.fee ??
+      LAMPORTS_PER_SIGNATURE * BigInt(header.numRequiredSignatures);
+    const preBalances = accountKeys.map(
+      (key) => this.accounts.get(key)?.account.lamports ?? 0n,
+    );
     const failed = input.err !== undefined && input.err !== null;
     // A failed transaction still pays its fee but changes nothing else.
     const writes = failed ? [] : input.accountWrites;
-    const postLamports = new Map<string, bigint>(writes.map((w) => [w.pubkey, w.lamports]));
+    const postLamports = new Map<string, bigint>(
+      writes.map((w) => [w.pubkey, w.lamports]),
+    );
     const postBalances = accountKeys.map((key, i) => {
       const after = postLamports.get(key) ?? (preBalances[i] as bigint);
-      return key === input.feePayer && !postLamports.has(key) ? (after > fee ? after - fee : 0n) : after;
+      return key === input.feePayer && !postLamports.has(key)
+        ? after > fee
+          ? after - fee
+          : 0n
+        : after;
     });
     const tx: StoredTransaction = {
       seq,
@@ -186,7 +227,11 @@ export class LocalLedger implements SimLedger {
     for (const write of writes) {
       const closed = write.lamports === 0n && write.data.length === 0;
       if (closed) this.accounts.delete(write.pubkey);
-      else this.accounts.set(write.pubkey, { account: { ...write, data: Uint8Array.from(write.data) }, slot });
+      else
+        this.accounts.set(write.pubkey, {
+          account: { ...write, data: Uint8Array.from(write.data) },
+          slot,
+        });
     }
     this.transactions.push(tx);
     this.bySignature.set(signatures[0] as string, tx);
@@ -195,7 +240,8 @@ export class LocalLedger implements SimLedger {
       if (list === undefined) this.byAddress.set(key, (list = []));
       list.push(seq);
     }
-    for (const listener of this.listeners) listener({ tx, accountWrites: writes });
+    for (const listener of this.listeners)
+      listener({ tx, accountWrites: writes });
     return { signature: signatures[0] as string, slot, blockTime };
   }
 }
@@ -205,32 +251,51 @@ export class LocalLedger implements SimLedger {
  * signers, writable non-signers, read-only non-signers. Accounts the transaction writes are
  * writable even if no instruction names them, as the runtime requires.
  */
-function compileKeys(tx: SimTransaction): { accountKeys: string[]; header: MessageHeader } {
+function compileKeys(tx: SimTransaction): {
+  accountKeys: string[];
+  header: MessageHeader;
+} {
   const flags = new Map<string, { signer: boolean; writable: boolean }>();
   const add = (pubkey: string, signer: boolean, writable: boolean) => {
     const current = flags.get(pubkey);
     if (current === undefined) flags.set(pubkey, { signer, writable });
-    else flags.set(pubkey, { signer: current.signer || signer, writable: current.writable || writable });
+    else
+      flags.set(pubkey, {
+        signer: current.signer || signer,
+        writable: current.writable || writable,
+      });
   };
   add(tx.feePayer, true, true);
   for (const signer of tx.signers ?? []) add(signer, true, false);
   const visit = (ix: SimInstruction) => {
-    for (const meta of ix.accounts) add(meta.pubkey, meta.isSigner, meta.isWritable);
+    for (const meta of ix.accounts)
+      add(meta.pubkey, meta.isSigner, meta.isWritable);
     add(ix.programId, false, false);
   };
   tx.instructions.forEach(visit);
-  for (const inner of tx.innerInstructions ?? []) inner.instructions.forEach(visit);
+  for (const inner of tx.innerInstructions ?? [])
+    inner.instructions.forEach(visit);
   for (const write of tx.accountWrites) add(write.pubkey, false, true);
 
   const keys = [...flags];
   const pick = (signer: boolean, writable: boolean) =>
-    keys.filter(([key, f]) => f.signer === signer && f.writable === writable && key !== tx.feePayer).map(([key]) => key);
+    keys
+      .filter(
+        ([key, f]) =>
+          f.signer === signer && f.writable === writable && key !== tx.feePayer,
+      )
+      .map(([key]) => key);
   const signedWritable = [tx.feePayer, ...pick(true, true)];
   const signedReadonly = pick(true, false);
   const unsignedWritable = pick(false, true);
   const unsignedReadonly = pick(false, false);
   return {
-    accountKeys: [...signedWritable, ...signedReadonly, ...unsignedWritable, ...unsignedReadonly],
+    accountKeys: [
+      ...signedWritable,
+      ...signedReadonly,
+      ...unsignedWritable,
+      ...unsignedReadonly,
+    ],
     header: {
       numRequiredSignatures: signedWritable.length + signedReadonly.length,
       numReadonlySignedAccounts: signedReadonly.length,
