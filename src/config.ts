@@ -38,7 +38,81 @@ export interface Config {
   readonly apiKeys: readonly ApiKey[];
   /** Browser origins allowed to connect; empty means any. */
   readonly allowedOrigins: readonly string[];
+  // --- ingest settings (owned by src/ingest) ---
+  readonly solana: SolanaConfig;
+  // --- end ingest settings ---
 }
+
+// --- ingest settings (owned by src/ingest) ---
+export type Commitment = 'processed' | 'confirmed' | 'finalized';
+const COMMITMENTS: readonly Commitment[] = ['processed', 'confirmed', 'finalized'];
+
+export interface SolanaConfig {
+  /** JSON-RPC endpoint (SOLANA_RPC_URL). */
+  readonly rpcUrl: string;
+  /** PubSub websocket endpoint (SOLANA_WS_URL); derived from the RPC URL as web3.js does when unset. */
+  readonly wsUrl: string;
+  /** Commitment of reads and subscriptions (SOLANA_COMMITMENT). */
+  readonly commitment: Commitment;
+  /** Decoded updates per database transaction (SOLSTREAM_INGEST_BATCH_SIZE). */
+  readonly batchSize: number;
+  /** How long a partly filled batch waits for more updates, in ms (SOLSTREAM_INGEST_FLUSH_MS). */
+  readonly flushMs: number;
+  /** Signatures per getSignaturesForAddress page during a backfill (SOLSTREAM_BACKFILL_PAGE_SIZE, max 1000). */
+  readonly backfillPageSize: number;
+  /** getTransaction requests in flight at once (SOLSTREAM_RPC_CONCURRENCY). */
+  readonly rpcConcurrency: number;
+  /** Transactions of history read per program on the very first start (SOLSTREAM_BACKFILL_INITIAL_LIMIT; 0: current accounts only). */
+  readonly initialHistoryLimit: number;
+  /** Attempts per RPC request before giving up (SOLSTREAM_RPC_MAX_RETRIES). */
+  readonly rpcMaxRetries: number;
+  /** First retry delay in ms; doubles per attempt, with full jitter, up to 30 s (SOLSTREAM_RPC_RETRY_BASE_MS). */
+  readonly rpcRetryBaseMs: number;
+}
+
+/** The websocket URL web3.js derives from an RPC URL: ws(s) scheme, and port + 1 when a port is given. */
+export function deriveWsUrl(rpcUrl: string): string {
+  const url = new URL(rpcUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (url.port !== '') url.port = String(Number(url.port) + 1);
+  return url.toString().replace(/\/$/, '');
+}
+
+function readUrl(env: Env, name: string, fallback: string, protocols: readonly string[]): string {
+  const raw = env[name]?.trim() || fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')}), got "${raw}"`);
+  }
+  if (!protocols.includes(url.protocol.replace(/:$/, ''))) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}://`).join(' or ')}, got "${raw}"`);
+  }
+  return raw;
+}
+
+export function loadSolanaConfig(env: Env): SolanaConfig {
+  const rpcUrl = readUrl(env, 'SOLANA_RPC_URL', 'http://127.0.0.1:8899', ['http', 'https']);
+  const wsUrl = readUrl(env, 'SOLANA_WS_URL', deriveWsUrl(rpcUrl), ['ws', 'wss']);
+  const commitment = (env.SOLANA_COMMITMENT?.trim() || 'confirmed') as Commitment;
+  if (!COMMITMENTS.includes(commitment)) {
+    throw new ConfigError(`SOLANA_COMMITMENT must be one of ${COMMITMENTS.join(', ')}, got "${env.SOLANA_COMMITMENT}"`);
+  }
+  return {
+    rpcUrl,
+    wsUrl,
+    commitment,
+    batchSize: readInt(env, 'SOLSTREAM_INGEST_BATCH_SIZE', 500, 1, 100_000),
+    flushMs: readInt(env, 'SOLSTREAM_INGEST_FLUSH_MS', 20, 0, 10_000),
+    backfillPageSize: readInt(env, 'SOLSTREAM_BACKFILL_PAGE_SIZE', 1000, 1, 1000),
+    rpcConcurrency: readInt(env, 'SOLSTREAM_RPC_CONCURRENCY', 8, 1, 256),
+    initialHistoryLimit: readInt(env, 'SOLSTREAM_BACKFILL_INITIAL_LIMIT', 1000, 0, 10_000_000),
+    rpcMaxRetries: readInt(env, 'SOLSTREAM_RPC_MAX_RETRIES', 8, 1, 100),
+    rpcRetryBaseMs: readInt(env, 'SOLSTREAM_RPC_RETRY_BASE_MS', 250, 1, 60_000),
+  };
+}
+// --- end ingest settings ---
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -157,5 +231,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     apiKeys: parseApiKeys(env.SOLSTREAM_API_KEYS),
     allowedOrigins,
+    solana: loadSolanaConfig(env), // ingest settings (owned by src/ingest)
   };
 }
