@@ -124,7 +124,8 @@ BEGIN
     PERFORM pg_advisory_xact_lock(${ORDER_LOCK_KEY});
     IF TG_OP = 'DELETE' THEN image := to_jsonb(OLD); ELSE image := to_jsonb(NEW); END IF;
     -- u64 amounts as strings: JSON numbers above 2^53 do not survive a JavaScript reader.
-    FOREACH col IN ARRAY TG_ARGV LOOP
+    FOR i IN 0 .. TG_NARGS - 1 LOOP
+        col := TG_ARGV[i];
         IF jsonb_typeof(image -> col) = 'number' THEN
             image := jsonb_set(image, ARRAY[col], to_jsonb(image ->> col));
         END IF;

@@ -37,6 +37,8 @@ export interface ColumnDef {
   readonly labels?: readonly string[];
   /** Maximum length of a VARCHAR column. */
   readonly maxLength?: number;
+  /** PostgreSQL type name of an enum column. */
+  readonly typeName?: string;
 }
 
 /**
@@ -131,7 +133,7 @@ export const TABLES = {
       amount_a: c.u64,
       amount_b: c.u64,
       vault: c.pubkey,
-      state: { kind: 'enum', nullable: false, labels: ESCROW_STATES },
+      state: { kind: 'enum', nullable: false, labels: ESCROW_STATES, typeName: 'escrow_state' },
       created_slot: c.i64,
       completed_slot: c.i64Null,
       ...stamps,
@@ -160,7 +162,7 @@ export const TABLES = {
       seller: c.pubkey,
       mint: c.pubkey,
       price: c.u64,
-      state: { kind: 'enum', nullable: false, labels: LISTING_STATES },
+      state: { kind: 'enum', nullable: false, labels: LISTING_STATES, typeName: 'listing_state' },
       created_slot: c.i64,
       sold_slot: c.i64Null,
       ...stamps,
@@ -220,7 +222,9 @@ export const TABLES = {
   },
   swaps: {
     kind: 'append',
-    naturalKey: ['signature', 'pool_pubkey'],
+    // One transaction may swap through the same pool more than once (a route), so the amounts
+    // are part of what identifies a swap.
+    naturalKey: ['signature', 'pool_pubkey', 'input_mint', 'input_amount', 'output_amount'],
     columns: {
       id: c.serial,
       pool_pubkey: c.pubkey,
@@ -237,7 +241,7 @@ export const TABLES = {
   },
   liquidity_events: {
     kind: 'append',
-    naturalKey: ['signature', 'pool_pubkey', 'event_type'],
+    naturalKey: ['signature', 'pool_pubkey', 'event_type', 'lp_amount'],
     columns: {
       id: c.serial,
       pool_pubkey: c.pubkey,
@@ -281,7 +285,7 @@ export const TABLES = {
       description_uri: textNull(500),
       votes_for: c.u64Null,
       votes_against: c.u64Null,
-      state: { kind: 'enum', nullable: false, labels: PROPOSAL_STATES },
+      state: { kind: 'enum', nullable: false, labels: PROPOSAL_STATES, typeName: 'proposal_state' },
       voting_starts_at: c.timestamp,
       voting_ends_at: c.timestamp,
       execution_time: c.timestampNull,
