@@ -25,7 +25,6 @@ export function describeWriteError(error: unknown, table: string): Error {
   if (error instanceof WriteError || error instanceof RangeError) return error;
   if (!(error instanceof BaseError)) return error as Error;
   const message = driverMessage(error).replace(/^SQLITE_CONSTRAINT: /, '');
-  if (error instanceof UniqueConstraintError) return new WriteError('duplicate_key', table, `duplicate key: ${message}`, { cause: error });
   if (error instanceof ForeignKeyConstraintError || /FOREIGN KEY constraint failed/.test(message)) {
     return new WriteError('missing_parent', table, `references a row that does not exist: ${message}`, { cause: error });
   }
@@ -34,6 +33,10 @@ export function describeWriteError(error: unknown, table: string): Error {
   }
   if (error instanceof ValidationError || /CHECK constraint failed|check constraint|invalid input value|out of range|too long/i.test(message)) {
     return new WriteError('invalid_value', table, `invalid value: ${message}`, { cause: error });
+  }
+  // Sequelize reports every SQLITE_CONSTRAINT as a unique violation, so the message decides first.
+  if (error instanceof UniqueConstraintError || /UNIQUE constraint failed|duplicate key/.test(message)) {
+    return new WriteError('duplicate_key', table, `duplicate key: ${message}`, { cause: error });
   }
   if (error instanceof DatabaseError) return new WriteError('database_error', table, message, { cause: error });
   return error;
