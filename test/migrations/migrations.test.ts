@@ -1,0 +1,116 @@
+import { expect } from 'chai';
+import { QueryTypes } from 'sequelize';
+import type { Database } from '../../src/db/connection.ts';
+import { createMigrator, migrateDown, migrateUp, MIGRATIONS_TABLE } from '../../src/db/migrator.ts';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
+
+/** Every schema object the database holds, as sorted descriptive lines (the migrations table excluded). */
+async function schemaObjects(db: Database): Promise<string[]> {
+  const lines = async (sql: string): Promise<string[]> =>
+    (await db.sequelize.query<{ line: string }>(sql, { type: QueryTypes.SELECT })).map((r) => r.line);
+  if (db.dialect === 'sqlite') {
+    // sqlite_sequence is SQLite's own bookkeeping for AUTOINCREMENT; it outlives the tables by design.
+    return (
+      await lines(
+        `SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master ` +
+          `WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> '${MIGRATIONS_TABLE}' ORDER BY type, name`,
+      )
+    ).sort();
+  }
+  const all = [
+    ...(await lines(
+      `SELECT 'relation ' || c.relkind::text || ' ' || c.relname AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ` +
+        `WHERE n.nspname = 'public' AND c.relname NOT LIKE '${MIGRATIONS_TABLE}%'`,
+    )),
+    ...(await lines(
+      `SELECT 'column ' || c.table_name || '.' || c.column_name || ' ' || c.data_type || ' ' || COALESCE(c.domain_name, '') || ' ' || ` +
+        `c.is_nullable || ' ' || COALESCE(c.column_default, '') AS line FROM information_schema.columns c ` +
+        `WHERE c.table_schema = 'public' AND c.table_name <> '${MIGRATIONS_TABLE}'`,
+    )),
+    ...(await lines(
+      `SELECT 'index ' || indexname || ' ' || indexdef AS line FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '${MIGRATIONS_TABLE}'`,
+    )),
+    ...(await lines(
+      `SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint ` +
+        `WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '${MIGRATIONS_TABLE}'`,
+    )),
+    // Enums and domains; composite and array types that belong to tables go with their tables.
+    ...(await lines(
+      `SELECT 'type ' || t.typtype::text || ' ' || t.typname || ' ' || COALESCE((SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') AS line ` +
+        `FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')`,
+    )),
+    ...(await lines(`SELECT 'function ' || p.proname AS line FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`)),
+    ...(await lines(
+      `SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || ' ' || pg_get_triggerdef(oid) AS line FROM pg_trigger WHERE NOT tgisinternal`,
+    )),
+  ];
+  return all.sort();
+}
+
+async function appliedMigrations(db: Database): Promise<string[]> {
+  return (await createMigrator(db).executed()).map((m) => m.name);
+}
+
+for (const dialect of DIALECTS) {
+  describe(`migrations (${dialect})`, function () {
+    this.timeout(120_000);
+    let test: TestDatabase;
+
+    beforeEach(async () => {
+      test = await createTestDatabase(dialect, { migrate: false });
+    });
+    afterEach(async () => {
+      await test.drop();
+    });
+
+    it('migrates up, down to zero leaving only the migrations table, and up again to the same schema', async () => {
+      const names = await migrateUp(test.db);
+      expect(names).to.include.members(['0001-seed-schema', '0002-change-capture', '0004-natural-key-indexes']);
+      const migrated = await schemaObjects(test.db);
+      expect(migrated.some((l) => /\bescrows\b/.test(l))).to.equal(true);
+      expect(migrated.some((l) => /solstream_change_log\b/.test(l))).to.equal(true);
+
+      const reverted = await migrateDown(test.db, 0);
+      expect(reverted).to.deep.equal([...names].reverse());
+      expect(await schemaObjects(test.db), 'objects left after reverting every migration').to.deep.equal([]);
+      expect(await appliedMigrations(test.db)).to.deep.equal([]);
+      if (dialect === 'sqlite') {
+        const tables = await test.db.sequelize.query<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+          { type: QueryTypes.SELECT },
+        );
+        expect(tables.map((t) => t.name)).to.deep.equal([MIGRATIONS_TABLE]);
+      } else {
+        const tables = await test.db.sequelize.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'",
+          { type: QueryTypes.SELECT },
+        );
+        expect(tables.map((t) => t.name)).to.deep.equal([MIGRATIONS_TABLE]);
+      }
+
+      expect(await migrateUp(test.db)).to.deep.equal(names);
+      expect(await schemaObjects(test.db)).to.deep.equal(migrated);
+    });
+
+    it("each migration's down exactly undoes its up, and its up can be applied again", async () => {
+      const pending = (await createMigrator(test.db).pending()).map((m) => m.name);
+      expect(pending.length).to.be.greaterThan(2);
+      // The schema after each prefix of the migrations.
+      const after: string[][] = [await schemaObjects(test.db)];
+      for (const name of pending) {
+        expect(await migrateUp(test.db, name)).to.deep.equal([name]);
+        after.push(await schemaObjects(test.db));
+        expect(after.at(-1), `${name} changes the schema`).to.not.deep.equal(after.at(-2));
+      }
+      for (let i = pending.length - 1; i >= 0; i--) {
+        const name = pending[i] as string;
+        expect(await migrateDown(test.db)).to.deep.equal([name]);
+        expect(await schemaObjects(test.db), `schema after reverting ${name}`).to.deep.equal(after[i]);
+        expect(await migrateUp(test.db, name)).to.deep.equal([name]);
+        expect(await schemaObjects(test.db), `schema after re-applying ${name}`).to.deep.equal(after[i + 1]);
+        expect(await migrateDown(test.db)).to.deep.equal([name]);
+      }
+      expect(await appliedMigrations(test.db)).to.deep.equal([]);
+    });
+  });
+}
