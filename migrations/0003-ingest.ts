@@ -23,7 +23,9 @@ CREATE TABLE solstream_account_slots (
 
 export const up: Migration = async ({ context: { sequelize } }) => {
   await sequelize.transaction(async (transaction) => {
-    for (const statement of DDL.split(/;\s*\n/).map((s) => s.trim()).filter((s) => s !== '')) {
+    for (const statement of DDL.split(/;\s*\n/)
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
       await sequelize.query(statement, { transaction });
     }
   });
