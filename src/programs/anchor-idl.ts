@@ -1,64 +1,55 @@
 // Anchor IDLs as data: loading (the legacy pre-0.30 format converted mechanically, since Anchor
 // 0.32's coders read only the new one), and one codec per IDL that finds accounts, instructions
 // and events by their 8-byte discriminators and (de)serializes them with Anchor's own Borsh coder.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { BorshCoder, type Idl } from "@coral-xyz/anchor";
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { BorshCoder, type Idl } from '@coral-xyz/anchor';
 
 export const DISCRIMINATOR_LENGTH = 8;
 
 /** Where the published IDLs live (see idl/README.md for their sources). */
-export const IDL_DIR = new URL("./idl/", import.meta.url);
+export const IDL_DIR = new URL('./idl/', import.meta.url);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function sha256Discriminator(preimage: string): number[] {
-  return [
-    ...createHash("sha256")
-      .update(preimage)
-      .digest()
-      .subarray(0, DISCRIMINATOR_LENGTH),
-  ];
+  return [...createHash('sha256').update(preimage).digest().subarray(0, DISCRIMINATOR_LENGTH)];
 }
 
 function snakeCase(name: string): string {
   return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
     .toLowerCase();
 }
 
 /** True for an IDL in the pre-0.30 format (no `address`, no discriminators). */
 export function isLegacyIdl(raw: unknown): boolean {
   if (!isObject(raw)) return false;
-  const instructions = raw["instructions"];
+  const instructions = raw['instructions'];
   const first = Array.isArray(instructions) ? instructions[0] : undefined;
-  return (
-    !("address" in raw) || (isObject(first) && !("discriminator" in first))
-  );
+  return !('address' in raw) || (isObject(first) && !('discriminator' in first));
 }
 
 function convertType(type: Json): Json {
-  if (type === "publicKey") return "pubkey";
-  if (typeof type === "string" || !isObject(type)) return type;
-  if ("defined" in type) {
-    const defined = type["defined"];
+  if (type === 'publicKey') return 'pubkey';
+  if (typeof type === 'string' || !isObject(type)) return type;
+  if ('defined' in type) {
+    const defined = type['defined'];
     return {
-      defined:
-        typeof defined === "string" ? { name: defined } : (defined ?? null),
+      defined: typeof defined === 'string' ? { name: defined } : (defined ?? null),
     };
   }
-  if ("option" in type) return { option: convertType(type["option"] ?? null) };
-  if ("coption" in type)
-    return { coption: convertType(type["coption"] ?? null) };
-  if ("vec" in type) return { vec: convertType(type["vec"] ?? null) };
-  if ("array" in type && Array.isArray(type["array"])) {
-    const [inner, len] = type["array"];
+  if ('option' in type) return { option: convertType(type['option'] ?? null) };
+  if ('coption' in type) return { coption: convertType(type['coption'] ?? null) };
+  if ('vec' in type) return { vec: convertType(type['vec'] ?? null) };
+  if ('array' in type && Array.isArray(type['array'])) {
+    const [inner, len] = type['array'];
     return { array: [convertType(inner ?? null), len ?? 0] };
   }
   return type;
@@ -67,32 +58,28 @@ function convertType(type: Json): Json {
 function convertFields(fields: Json): Json {
   if (!Array.isArray(fields)) return fields;
   return fields.map((f) =>
-    isObject(f) && "name" in f && "type" in f
-      ? { ...f, type: convertType(f["type"] ?? null) }
-      : convertType(f),
+    isObject(f) && 'name' in f && 'type' in f ? { ...f, type: convertType(f['type'] ?? null) } : convertType(f),
   );
 }
 
 function convertTypeDef(def: JsonObject): JsonObject {
-  const ty = def["type"];
+  const ty = def['type'];
   if (!isObject(ty)) return def;
-  if (ty["kind"] === "struct")
+  if (ty['kind'] === 'struct')
     return {
       ...def,
-      type: { ...ty, fields: convertFields(ty["fields"] ?? []) },
+      type: { ...ty, fields: convertFields(ty['fields'] ?? []) },
     };
-  if (ty["kind"] === "enum" && Array.isArray(ty["variants"])) {
-    const variants = ty["variants"].map((v) =>
-      isObject(v) && "fields" in v
-        ? { ...v, fields: convertFields(v["fields"] ?? []) }
-        : v,
+  if (ty['kind'] === 'enum' && Array.isArray(ty['variants'])) {
+    const variants = ty['variants'].map((v) =>
+      isObject(v) && 'fields' in v ? { ...v, fields: convertFields(v['fields'] ?? []) } : v,
     );
     return { ...def, type: { ...ty, variants } };
   }
-  if (ty["kind"] === "alias")
+  if (ty['kind'] === 'alias')
     return {
       ...def,
-      type: { kind: "type", alias: convertType(ty["value"] ?? null) },
+      type: { kind: 'type', alias: convertType(ty['value'] ?? null) },
     };
   return def;
 }
@@ -101,16 +88,16 @@ function convertInstructionAccounts(accounts: Json): Json {
   if (!Array.isArray(accounts)) return [];
   return accounts.map((a) => {
     if (!isObject(a)) return a;
-    if (Array.isArray(a["accounts"]))
+    if (Array.isArray(a['accounts']))
       return {
-        name: a["name"] ?? "",
-        accounts: convertInstructionAccounts(a["accounts"]),
+        name: a['name'] ?? '',
+        accounts: convertInstructionAccounts(a['accounts']),
       };
-    const out: JsonObject = { name: a["name"] ?? "" };
-    if (a["isMut"] === true) out["writable"] = true;
-    if (a["isSigner"] === true) out["signer"] = true;
-    if (a["isOptional"] === true) out["optional"] = true;
-    if (a["docs"] !== undefined) out["docs"] = a["docs"];
+    const out: JsonObject = { name: a['name'] ?? '' };
+    if (a['isMut'] === true) out['writable'] = true;
+    if (a['isSigner'] === true) out['signer'] = true;
+    if (a['isOptional'] === true) out['optional'] = true;
+    if (a['docs'] !== undefined) out['docs'] = a['docs'];
     return out;
   });
 }
@@ -120,75 +107,55 @@ function convertInstructionAccounts(accounts: Json): Json {
  * the discriminators the 0.29 runtime used: sha256("account:<Name>") and sha256("global:<snake_name>").
  */
 export function convertLegacyIdl(raw: unknown, address?: string): Idl {
-  if (!isObject(raw)) throw new TypeError("an IDL must be a JSON object");
-  const metadata = isObject(raw["metadata"]) ? raw["metadata"] : {};
-  const programAddress =
-    address ??
-    (typeof metadata["address"] === "string" ? metadata["address"] : undefined);
+  if (!isObject(raw)) throw new TypeError('an IDL must be a JSON object');
+  const metadata = isObject(raw['metadata']) ? raw['metadata'] : {};
+  const programAddress = address ?? (typeof metadata['address'] === 'string' ? metadata['address'] : undefined);
   if (programAddress === undefined)
-    throw new TypeError(
-      "a legacy IDL needs metadata.address or an explicit program id",
-    );
-  const types: JsonObject[] = (Array.isArray(raw["types"]) ? raw["types"] : [])
-    .filter(isObject)
-    .map(convertTypeDef);
-  const accounts = (
-    Array.isArray(raw["accounts"]) ? raw["accounts"] : []
-  ).filter(isObject);
-  const events = (Array.isArray(raw["events"]) ? raw["events"] : []).filter(
-    isObject,
-  );
+    throw new TypeError('a legacy IDL needs metadata.address or an explicit program id');
+  const types: JsonObject[] = (Array.isArray(raw['types']) ? raw['types'] : []).filter(isObject).map(convertTypeDef);
+  const accounts = (Array.isArray(raw['accounts']) ? raw['accounts'] : []).filter(isObject);
+  const events = (Array.isArray(raw['events']) ? raw['events'] : []).filter(isObject);
   for (const def of [...accounts, ...events]) {
-    const name = def["name"];
-    if (types.some((t) => t["name"] === name)) continue;
-    const fields = Array.isArray(def["fields"])
-      ? def["fields"].map((f) =>
-          isObject(f) ? { name: f["name"] ?? "", type: f["type"] ?? null } : f,
-        )
+    const name = def['name'];
+    if (types.some((t) => t['name'] === name)) continue;
+    const fields = Array.isArray(def['fields'])
+      ? def['fields'].map((f) => (isObject(f) ? { name: f['name'] ?? '', type: f['type'] ?? null } : f))
       : undefined;
     types.push(
       convertTypeDef(
         fields !== undefined
-          ? { name: name ?? "", type: { kind: "struct", fields } }
-          : { name: name ?? "", type: def["type"] ?? null },
+          ? { name: name ?? '', type: { kind: 'struct', fields } }
+          : { name: name ?? '', type: def['type'] ?? null },
       ),
     );
   }
-  const instructions = (
-    Array.isArray(raw["instructions"]) ? raw["instructions"] : []
-  )
-    .filter(isObject)
-    .map((ix) => ({
-      name: ix["name"] ?? "",
-      ...(ix["docs"] !== undefined ? { docs: ix["docs"] } : {}),
-      discriminator: sha256Discriminator(
-        `global:${snakeCase(String(ix["name"]))}`,
-      ),
-      accounts: convertInstructionAccounts(ix["accounts"] ?? []),
-      args: (Array.isArray(ix["args"]) ? ix["args"] : [])
-        .filter(isObject)
-        .map((a) => ({
-          name: a["name"] ?? "",
-          type: convertType(a["type"] ?? null),
-        })),
-    }));
+  const instructions = (Array.isArray(raw['instructions']) ? raw['instructions'] : []).filter(isObject).map((ix) => ({
+    name: ix['name'] ?? '',
+    ...(ix['docs'] !== undefined ? { docs: ix['docs'] } : {}),
+    discriminator: sha256Discriminator(`global:${snakeCase(String(ix['name']))}`),
+    accounts: convertInstructionAccounts(ix['accounts'] ?? []),
+    args: (Array.isArray(ix['args']) ? ix['args'] : []).filter(isObject).map((a) => ({
+      name: a['name'] ?? '',
+      type: convertType(a['type'] ?? null),
+    })),
+  }));
   const converted: JsonObject = {
     address: programAddress,
     metadata: {
-      name: String(raw["name"] ?? "program"),
-      version: String(raw["version"] ?? "0.0.0"),
-      spec: "0.1.0",
+      name: String(raw['name'] ?? 'program'),
+      version: String(raw['version'] ?? '0.0.0'),
+      spec: '0.1.0',
     },
     instructions,
     accounts: accounts.map((a) => ({
-      name: a["name"] ?? "",
-      discriminator: sha256Discriminator(`account:${String(a["name"])}`),
+      name: a['name'] ?? '',
+      discriminator: sha256Discriminator(`account:${String(a['name'])}`),
     })),
     events: events.map((e) => ({
-      name: e["name"] ?? "",
-      discriminator: sha256Discriminator(`event:${String(e["name"])}`),
+      name: e['name'] ?? '',
+      discriminator: sha256Discriminator(`event:${String(e['name'])}`),
     })),
-    errors: Array.isArray(raw["errors"]) ? raw["errors"] : [],
+    errors: Array.isArray(raw['errors']) ? raw['errors'] : [],
     types,
   };
   return converted as unknown as Idl;
@@ -198,17 +165,13 @@ export function convertLegacyIdl(raw: unknown, address?: string): Idl {
 export function loadIdlFile(path: string | URL, address?: string): Idl {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(
-      `cannot read IDL file ${String(path)}: ${(err as Error).message}`,
-    );
+    throw new Error(`cannot read IDL file ${String(path)}: ${(err as Error).message}`);
   }
   if (isLegacyIdl(raw)) return convertLegacyIdl(raw, address);
   const idl = raw as Idl;
-  return address !== undefined && address !== idl.address
-    ? { ...idl, address }
-    : idl;
+  return address !== undefined && address !== idl.address ? { ...idl, address } : idl;
 }
 
 /** One of the IDLs in src/programs/idl/, by file name. */
@@ -227,7 +190,7 @@ interface Entry {
 }
 
 export function discriminatorHex(data: Uint8Array): string {
-  return Buffer.from(data.subarray(0, DISCRIMINATOR_LENGTH)).toString("hex");
+  return Buffer.from(data.subarray(0, DISCRIMINATOR_LENGTH)).toString('hex');
 }
 
 /** Thrown by the codec when bytes are too short for the layout their discriminator names. */
@@ -236,10 +199,8 @@ export class TruncatedDataError extends Error {
     readonly what: string,
     cause: unknown,
   ) {
-    super(
-      `${what}: data too short for its layout (${(cause as Error).message})`,
-    );
-    this.name = "TruncatedDataError";
+    super(`${what}: data too short for its layout (${(cause as Error).message})`);
+    this.name = 'TruncatedDataError';
   }
 }
 
@@ -256,12 +217,10 @@ export class AnchorCodec {
 
   constructor(readonly idl: Idl) {
     this.coder = new BorshCoder(idl);
-    const index = (
-      items: readonly { name: string; discriminator: number[] }[] | undefined,
-    ) =>
+    const index = (items: readonly { name: string; discriminator: number[] }[] | undefined) =>
       new Map(
         (items ?? []).map((i) => [
-          Buffer.from(i.discriminator).toString("hex"),
+          Buffer.from(i.discriminator).toString('hex'),
           { name: i.name, discriminator: Buffer.from(i.discriminator) },
         ]),
       );
@@ -299,9 +258,7 @@ export class AnchorCodec {
     try {
       return {
         name: entry.name,
-        data: layout.layout.decode(
-          Buffer.from(data.subarray(DISCRIMINATOR_LENGTH)),
-        ) as Record<string, unknown>,
+        data: layout.layout.decode(Buffer.from(data.subarray(DISCRIMINATOR_LENGTH))) as Record<string, unknown>,
       };
     } catch (err) {
       throw new TruncatedDataError(`instruction ${entry.name}`, err);
@@ -321,44 +278,26 @@ export class AnchorCodec {
   /** Decodes a defined type (no discriminator) from `bytes`. */
   decodeDefined(name: string, bytes: Uint8Array): Record<string, unknown> {
     try {
-      return this.coder.types.decode(name, Buffer.from(bytes)) as Record<
-        string,
-        unknown
-      >;
+      return this.coder.types.decode(name, Buffer.from(bytes)) as Record<string, unknown>;
     } catch (err) {
       throw new TruncatedDataError(`type ${name}`, err);
     }
   }
 
-  private decodeType(
-    name: string,
-    data: Uint8Array,
-    what: string,
-  ): Record<string, unknown> {
+  private decodeType(name: string, data: Uint8Array, what: string): Record<string, unknown> {
     try {
-      return this.coder.types.decode(
-        name,
-        Buffer.from(data.subarray(DISCRIMINATOR_LENGTH)),
-      ) as Record<string, unknown>;
+      return this.coder.types.decode(name, Buffer.from(data.subarray(DISCRIMINATOR_LENGTH))) as Record<string, unknown>;
     } catch (err) {
       throw new TruncatedDataError(what, err);
     }
   }
 
   encodeAccount(name: string, value: Record<string, unknown>): Buffer {
-    return this.withDiscriminator(
-      this.accounts,
-      name,
-      this.coder.types.encode(name, value),
-    );
+    return this.withDiscriminator(this.accounts, name, this.coder.types.encode(name, value));
   }
 
   encodeEvent(name: string, value: Record<string, unknown>): Buffer {
-    return this.withDiscriminator(
-      this.events,
-      name,
-      this.coder.types.encode(name, value),
-    );
+    return this.withDiscriminator(this.events, name, this.coder.types.encode(name, value));
   }
 
   encodeInstruction(name: string, args: Record<string, unknown>): Buffer {
@@ -381,14 +320,8 @@ export class AnchorCodec {
     return flat;
   }
 
-  private withDiscriminator(
-    map: Map<string, Entry>,
-    name: string,
-    body: Buffer,
-  ): Buffer {
-    for (const entry of map.values())
-      if (entry.name === name)
-        return Buffer.concat([entry.discriminator, body]);
+  private withDiscriminator(map: Map<string, Entry>, name: string, body: Buffer): Buffer {
+    for (const entry of map.values()) if (entry.name === name) return Buffer.concat([entry.discriminator, body]);
     throw new Error(`${name} is not in the IDL of ${this.programId}`);
   }
 }

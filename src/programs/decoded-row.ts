@@ -1,13 +1,11 @@
 // A typed constructor for DecodedRow, so each row literal is checked against its own table's columns.
-import type { Topic } from "../db/schema.ts";
-import type { DecodedRow } from "./types.ts";
+import type { Topic } from '../db/schema.ts';
+import type { DecodedRow } from './types.ts';
 
 export function decodedRow<T extends Topic>(
   topic: T,
-  row: DecodedRow<T>["row"],
+  row: DecodedRow<T>['row'],
   account?: { pubkey: string; slot: number },
 ): DecodedRow {
-  return (
-    account === undefined ? { topic, row } : { topic, row, account }
-  ) as DecodedRow;
+  return (account === undefined ? { topic, row } : { topic, row, account }) as DecodedRow;
 }

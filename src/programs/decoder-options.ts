@@ -1,6 +1,6 @@
 // What every decoder factory accepts: the program id (defaults to the mainnet id), a watch list,
 // and where unknown discriminators are reported.
-import { DecodeStats, type UnknownDiscriminatorReport } from "./events.ts";
+import { DecodeStats, type UnknownDiscriminatorReport } from './events.ts';
 
 export interface DecoderOptions {
   /** Deployed program id, base58; the program's mainnet id when absent. */
@@ -18,10 +18,7 @@ export class WatchList {
   private readonly set: ReadonlySet<string> | null;
 
   constructor(addresses: readonly string[] | undefined) {
-    this.set =
-      addresses === undefined || addresses.length === 0
-        ? null
-        : new Set(addresses);
+    this.set = addresses === undefined || addresses.length === 0 ? null : new Set(addresses);
   }
 
   get all(): boolean {
@@ -31,9 +28,7 @@ export class WatchList {
   /** True when nothing is watched in particular, or any of `addresses` is watched. */
   admits(...addresses: readonly (string | null | undefined)[]): boolean {
     if (this.set === null) return true;
-    return addresses.some(
-      (a) => a !== null && a !== undefined && this.set?.has(a) === true,
-    );
+    return addresses.some((a) => a !== null && a !== undefined && this.set?.has(a) === true);
   }
 }
 

@@ -2,67 +2,41 @@
 // and make_offer / take_offer / refund_offer instructions → escrows and escrow_events.
 // make_offer creates the offer and funds its vault in one instruction, so an escrow is 'funded'
 // from its first row on; 'created' is never observable for this program.
-import { PublicKey } from "@solana/web3.js";
-import { toU64String } from "../db/rows.ts";
-import {
-  AnchorCodec,
-  TruncatedDataError,
-  discriminatorHex,
-  loadBundledIdl,
-} from "./anchor-idl.ts";
-import { WatchList, statsFor, type DecoderOptions } from "./decoder-options.ts";
-import {
-  DecodeStats,
-  decodeInstructions,
-  pubkeyString,
-  u64Of,
-} from "./events.ts";
-import { decodedRow } from "./decoded-row.ts";
-import { transactionRow, succeeded } from "./transactions.ts";
-import {
-  DecodeError,
-  type DecodedRow,
-  type ProgramDecoder,
-  type TransactionInput,
-} from "./types.ts";
+import { PublicKey } from '@solana/web3.js';
+import { toU64String } from '../db/rows.ts';
+import { AnchorCodec, TruncatedDataError, discriminatorHex, loadBundledIdl } from './anchor-idl.ts';
+import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
+import type { DecodeStats } from './events.ts';
+import { decodeInstructions, pubkeyString, u64Of } from './events.ts';
+import { decodedRow } from './decoded-row.ts';
+import { transactionRow, succeeded } from './transactions.ts';
+import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from './types.ts';
 
-export const ESCROW_PROGRAM_ID = "qbuMdeYxYJXBjU6C6qFKjZKjXmrU83eDQomHdrch826";
-export const TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
-export const ASSOCIATED_TOKEN_PROGRAM_ID =
-  "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL";
+export const ESCROW_PROGRAM_ID = 'qbuMdeYxYJXBjU6C6qFKjZKjXmrU83eDQomHdrch826';
+export const TOKEN_PROGRAM_ID = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
+export const ASSOCIATED_TOKEN_PROGRAM_ID = 'ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL';
 
 export function escrowCodec(programId = ESCROW_PROGRAM_ID): AnchorCodec {
-  return new AnchorCodec(loadBundledIdl("escrow.json", programId));
+  return new AnchorCodec(loadBundledIdl('escrow.json', programId));
 }
 
 /** The associated token account of `owner` for `mint` (the offer's vault is the offer's ATA of mint A). */
-export function associatedTokenAddress(
-  owner: string,
-  mint: string,
-  tokenProgram = TOKEN_PROGRAM_ID,
-): string {
+export function associatedTokenAddress(owner: string, mint: string, tokenProgram = TOKEN_PROGRAM_ID): string {
   return PublicKey.findProgramAddressSync(
-    [
-      new PublicKey(owner).toBuffer(),
-      new PublicKey(tokenProgram).toBuffer(),
-      new PublicKey(mint).toBuffer(),
-    ],
+    [new PublicKey(owner).toBuffer(), new PublicKey(tokenProgram).toBuffer(), new PublicKey(mint).toBuffer()],
     new PublicKey(ASSOCIATED_TOKEN_PROGRAM_ID),
   )[0].toBase58();
 }
 
 export class EscrowDecoder implements ProgramDecoder {
-  readonly name = "escrow";
-  readonly domain = "escrow" as const;
+  readonly name = 'escrow';
+  readonly domain = 'escrow' as const;
   readonly programId: string;
   readonly stats: DecodeStats;
   private readonly codec: AnchorCodec;
   private readonly watch: WatchList;
   /** amount_a is only in make_offer's arguments, not in the Offer account: remembered per offer. */
-  private readonly offeredAmounts = new Map<
-    string,
-    { amountA: string; vault: string; createdSlot: number }
-  >();
+  private readonly offeredAmounts = new Map<string, { amountA: string; vault: string; createdSlot: number }>();
 
   constructor(options: DecoderOptions = {}) {
     this.programId = options.programId ?? ESCROW_PROGRAM_ID;
@@ -77,39 +51,38 @@ export class EscrowDecoder implements ProgramDecoder {
     try {
       decoded = this.codec.decodeAccount(data);
     } catch (err) {
-      if (err instanceof TruncatedDataError)
-        throw new DecodeError(err.message, { pubkey });
+      if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
       throw err;
     }
     if (decoded === null) {
       this.stats.unknown({
         programId: this.programId,
         pubkey,
-        kind: "account",
+        kind: 'account',
         discriminator: discriminatorHex(data),
       });
       return [];
     }
-    if (decoded.name !== "Offer") return [];
+    if (decoded.name !== 'Offer') return [];
     const o = decoded.data;
-    const maker = pubkeyString(o["maker"]);
+    const maker = pubkeyString(o['maker']);
     if (!this.watch.admits(maker, pubkey)) return [];
-    const mintA = pubkeyString(o["token_mint_a"]);
+    const mintA = pubkeyString(o['token_mint_a']);
     const known = this.offeredAmounts.get(pubkey);
-    const row: DecodedRow<"escrows">["row"] = {
+    const row: DecodedRow<'escrows'>['row'] = {
       pubkey,
-      escrow_id: toU64String(u64Of(o["id"]), "escrow_id"),
+      escrow_id: toU64String(u64Of(o['id']), 'escrow_id'),
       maker,
       mint_a: mintA,
-      mint_b: pubkeyString(o["token_mint_b"]),
-      amount_b: toU64String(u64Of(o["token_b_wanted_amount"]), "amount_b"),
+      mint_b: pubkeyString(o['token_mint_b']),
+      amount_b: toU64String(u64Of(o['token_b_wanted_amount']), 'amount_b'),
       vault: known?.vault ?? associatedTokenAddress(pubkey, mintA),
-      state: "funded",
+      state: 'funded',
       created_slot: known?.createdSlot ?? slot,
       // amount_a is not stored in the account; left out (an update) unless make_offer was seen.
       ...(known !== undefined ? { amount_a: known.amountA } : {}),
     };
-    return [decodedRow("escrows", row, { pubkey, slot })];
+    return [decodedRow('escrows', row, { pubkey, slot })];
   }
 
   decodeTransaction(tx: TransactionInput): DecodedRow[] {
@@ -120,32 +93,24 @@ export class EscrowDecoder implements ProgramDecoder {
     const rows: DecodedRow[] = [];
     let watched = this.watch.all;
     for (const ix of instructions) {
-      const offer = ix.named["offer"];
-      const maker = ix.named["maker"];
+      const offer = ix.named['offer'];
+      const maker = ix.named['maker'];
       if (offer === undefined || maker === undefined) continue;
       if (!this.watch.admits(maker, offer)) continue;
       watched = true;
       if (!succeeded(tx)) continue;
       const account = { pubkey: offer, slot: tx.slot };
-      if (ix.name === "make_offer") {
-        const amountA = toU64String(
-          u64Of(ix.args["token_a_offered_amount"]),
-          "amount_a",
-        );
-        const amountB = toU64String(
-          u64Of(ix.args["token_b_wanted_amount"]),
-          "amount_b",
-        );
-        const id = toU64String(u64Of(ix.args["id"]), "escrow_id");
-        const vault =
-          ix.named["vault"] ??
-          associatedTokenAddress(offer, ix.named["token_mint_a"] ?? "");
+      if (ix.name === 'make_offer') {
+        const amountA = toU64String(u64Of(ix.args['token_a_offered_amount']), 'amount_a');
+        const amountB = toU64String(u64Of(ix.args['token_b_wanted_amount']), 'amount_b');
+        const id = toU64String(u64Of(ix.args['id']), 'escrow_id');
+        const vault = ix.named['vault'] ?? associatedTokenAddress(offer, ix.named['token_mint_a'] ?? '');
         this.remember(offer, { amountA, vault, createdSlot: tx.slot });
-        const mintA = ix.named["token_mint_a"] ?? "";
-        const mintB = ix.named["token_mint_b"] ?? "";
+        const mintA = ix.named['token_mint_a'] ?? '';
+        const mintB = ix.named['token_mint_b'] ?? '';
         rows.push(
           decodedRow(
-            "escrows",
+            'escrows',
             {
               pubkey: offer,
               escrow_id: id,
@@ -156,7 +121,7 @@ export class EscrowDecoder implements ProgramDecoder {
               amount_a: amountA,
               amount_b: amountB,
               vault,
-              state: "funded",
+              state: 'funded',
               created_slot: tx.slot,
               completed_slot: null,
             },
@@ -164,7 +129,7 @@ export class EscrowDecoder implements ProgramDecoder {
           ),
         );
         rows.push(
-          this.event(offer, "make_offer", tx, {
+          this.event(offer, 'make_offer', tx, {
             id,
             maker,
             mint_a: mintA,
@@ -174,55 +139,41 @@ export class EscrowDecoder implements ProgramDecoder {
             token_b_wanted_amount: amountB,
           }),
         );
-      } else if (ix.name === "take_offer") {
-        const taker = ix.named["taker"] ?? null;
+      } else if (ix.name === 'take_offer') {
+        const taker = ix.named['taker'] ?? null;
         rows.push(
           decodedRow(
-            "escrows",
+            'escrows',
             {
               pubkey: offer,
               taker,
-              state: "completed",
+              state: 'completed',
               completed_slot: tx.slot,
             },
             account,
           ),
         );
         rows.push(
-          this.event(offer, "take_offer", tx, {
+          this.event(offer, 'take_offer', tx, {
             maker,
             taker,
-            mint_a: ix.named["token_mint_a"] ?? null,
-            mint_b: ix.named["token_mint_b"] ?? null,
+            mint_a: ix.named['token_mint_a'] ?? null,
+            mint_b: ix.named['token_mint_b'] ?? null,
           }),
         );
         this.offeredAmounts.delete(offer);
-      } else if (ix.name === "refund_offer") {
-        rows.push(
-          decodedRow(
-            "escrows",
-            { pubkey: offer, state: "cancelled", completed_slot: tx.slot },
-            account,
-          ),
-        );
-        rows.push(this.event(offer, "refund", tx, { maker }));
+      } else if (ix.name === 'refund_offer') {
+        rows.push(decodedRow('escrows', { pubkey: offer, state: 'cancelled', completed_slot: tx.slot }, account));
+        rows.push(this.event(offer, 'refund', tx, { maker }));
         this.offeredAmounts.delete(offer);
       }
     }
     if (!watched) return [];
-    return [
-      transactionRow(tx, this.programId, instructions[0]?.name ?? null),
-      ...rows,
-    ];
+    return [transactionRow(tx, this.programId, instructions[0]?.name ?? null), ...rows];
   }
 
-  private event(
-    escrow: string,
-    eventType: string,
-    tx: TransactionInput,
-    data: Record<string, unknown>,
-  ): DecodedRow {
-    return decodedRow("escrow_events", {
+  private event(escrow: string, eventType: string, tx: TransactionInput, data: Record<string, unknown>): DecodedRow {
+    return decodedRow('escrow_events', {
       escrow_pubkey: escrow,
       event_type: eventType,
       signature: tx.signature,
@@ -231,10 +182,7 @@ export class EscrowDecoder implements ProgramDecoder {
     });
   }
 
-  private remember(
-    offer: string,
-    value: { amountA: string; vault: string; createdSlot: number },
-  ): void {
+  private remember(offer: string, value: { amountA: string; vault: string; createdSlot: number }): void {
     this.offeredAmounts.set(offer, value);
     // Bounded: an offer never taken nor refunded must not grow memory forever.
     if (this.offeredAmounts.size > 100_000) {
@@ -244,8 +192,6 @@ export class EscrowDecoder implements ProgramDecoder {
   }
 }
 
-export function createEscrowDecoder(
-  options: DecoderOptions = {},
-): EscrowDecoder {
+export function createEscrowDecoder(options: DecoderOptions = {}): EscrowDecoder {
   return new EscrowDecoder(options);
 }

@@ -7,23 +7,12 @@
 //      the decoder as an extractor over the program's inner instructions.
 // An unknown discriminator is counted and reported with its signature; truncated data raises
 // DecodeError naming the signature.
-import { PublicKey } from "@solana/web3.js";
-import {
-  AnchorCodec,
-  DISCRIMINATOR_LENGTH,
-  TruncatedDataError,
-  discriminatorHex,
-  type Decoded,
-} from "./anchor-idl.ts";
-import {
-  DecodeError,
-  type CompiledInstructionInput,
-  type TransactionInput,
-} from "./types.ts";
+import { PublicKey } from '@solana/web3.js';
+import type { AnchorCodec } from './anchor-idl.ts';
+import { DISCRIMINATOR_LENGTH, TruncatedDataError, discriminatorHex, type Decoded } from './anchor-idl.ts';
+import { DecodeError, type CompiledInstructionInput, type TransactionInput } from './types.ts';
 
-export const EVENT_IX_TAG = Uint8Array.from([
-  0xe4, 0x45, 0xa5, 0x2e, 0x51, 0xcb, 0x9a, 0x1d,
-]);
+export const EVENT_IX_TAG = Uint8Array.from([0xe4, 0x45, 0xa5, 0x2e, 0x51, 0xcb, 0x9a, 0x1d]);
 
 /** An instruction of the watched program, top-level or inner, with its accounts resolved. */
 export interface ProgramInstruction {
@@ -37,7 +26,7 @@ export interface ProgramInstruction {
 }
 
 export interface DecodedEvent extends Decoded {
-  readonly source: "log" | "cpi" | "custom";
+  readonly source: 'log' | 'cpi' | 'custom';
   /** Top-level instruction during which the event was emitted (-1 when the logs cannot tell). */
   readonly outerIndex: number;
   /** The carrying inner instruction, for `cpi` and `custom` events. */
@@ -48,7 +37,7 @@ export interface UnknownDiscriminatorReport {
   readonly programId: string;
   readonly signature?: string;
   readonly pubkey?: string;
-  readonly kind: "account" | "event" | "instruction";
+  readonly kind: 'account' | 'event' | 'instruction';
   readonly discriminator: string;
 }
 
@@ -58,9 +47,7 @@ export class DecodeStats {
   /** The most recent unknown discriminators (bounded), newest last. */
   readonly recentUnknown: UnknownDiscriminatorReport[] = [];
 
-  constructor(
-    private readonly onUnknown?: (report: UnknownDiscriminatorReport) => void,
-  ) {}
+  constructor(private readonly onUnknown?: (report: UnknownDiscriminatorReport) => void) {}
 
   unknown(report: UnknownDiscriminatorReport): void {
     this.unknownDiscriminators += 1;
@@ -70,54 +57,40 @@ export class DecodeStats {
   }
 }
 
-function resolve(
-  tx: TransactionInput,
-  ix: CompiledInstructionInput,
-): { programId: string; accounts: string[] } {
+function resolve(tx: TransactionInput, ix: CompiledInstructionInput): { programId: string; accounts: string[] } {
   const key = (i: number): string => {
     const k = tx.accountKeys[i];
     if (k === undefined)
-      throw new DecodeError(
-        `account index ${i} is outside the ${tx.accountKeys.length} account keys`,
-        { signature: tx.signature },
-      );
+      throw new DecodeError(`account index ${i} is outside the ${tx.accountKeys.length} account keys`, {
+        signature: tx.signature,
+      });
     return k;
   };
   return { programId: key(ix.programIdIndex), accounts: ix.accounts.map(key) };
 }
 
 /** Every instruction (top-level and inner, in execution order) addressed to `programId`. */
-export function programInstructions(
-  tx: TransactionInput,
-  programId: string,
-): ProgramInstruction[] {
+export function programInstructions(tx: TransactionInput, programId: string): ProgramInstruction[] {
   const out: ProgramInstruction[] = [];
   tx.instructions.forEach((ix, outerIndex) => {
     const top = resolve(tx, ix);
-    if (top.programId === programId)
-      out.push({ ...top, data: ix.data, outerIndex, innerIndex: null });
-    (tx.innerInstructions.get(outerIndex) ?? []).forEach(
-      (inner, innerIndex) => {
-        const r = resolve(tx, inner);
-        if (r.programId === programId)
-          out.push({ ...r, data: inner.data, outerIndex, innerIndex });
-      },
-    );
+    if (top.programId === programId) out.push({ ...top, data: ix.data, outerIndex, innerIndex: null });
+    (tx.innerInstructions.get(outerIndex) ?? []).forEach((inner, innerIndex) => {
+      const r = resolve(tx, inner);
+      if (r.programId === programId) out.push({ ...r, data: inner.data, outerIndex, innerIndex });
+    });
   });
   return out;
 }
 
 /** True when the transaction calls `programId` at all (top-level or CPI). */
-export function touchesProgram(
-  tx: TransactionInput,
-  programId: string,
-): boolean {
+export function touchesProgram(tx: TransactionInput, programId: string): boolean {
   return programInstructions(tx, programId).length > 0;
 }
 
 const INVOKE = /^Program (\S+) invoke \[(\d+)\]$/;
 const EXIT = /^Program (\S+) (success|failed)/;
-const DATA = "Program data: ";
+const DATA = 'Program data: ';
 
 /**
  * "Program data:" payloads printed by `programId` itself (not by a program it called, nor by one
@@ -139,7 +112,7 @@ export function logDataPayloads(
         stack.length = 0;
       }
       stack.length = Math.min(stack.length, depth - 1);
-      stack.push(invoke[1] ?? "");
+      stack.push(invoke[1] ?? '');
       continue;
     }
     if (EXIT.test(line)) {
@@ -148,7 +121,7 @@ export function logDataPayloads(
     }
     if (line.startsWith(DATA) && stack[stack.length - 1] === programId) {
       out.push({
-        data: Buffer.from(line.slice(DATA.length), "base64"),
+        data: Buffer.from(line.slice(DATA.length), 'base64'),
         outerIndex,
       });
     }
@@ -166,8 +139,7 @@ export interface EventOptions {
 
 function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
   if (data.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++)
-    if (data[i] !== prefix[i]) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
   return true;
 }
 
@@ -178,10 +150,7 @@ function decodeOrReport(
   stats: DecodeStats,
 ): Decoded | null {
   if (payload.length < DISCRIMINATOR_LENGTH) {
-    throw new DecodeError(
-      `event of ${codec.programId} shorter than its discriminator`,
-      { signature: tx.signature },
-    );
+    throw new DecodeError(`event of ${codec.programId} shorter than its discriminator`, { signature: tx.signature });
   }
   try {
     const decoded = codec.decodeEvent(payload);
@@ -189,7 +158,7 @@ function decodeOrReport(
       stats.unknown({
         programId: codec.programId,
         signature: tx.signature,
-        kind: "event",
+        kind: 'event',
         discriminator: discriminatorHex(payload),
       });
     return decoded;
@@ -203,33 +172,20 @@ function decodeOrReport(
 }
 
 /** All events of `codec`'s program in a transaction, in emission order per source. */
-export function decodeEvents(
-  tx: TransactionInput,
-  codec: AnchorCodec,
-  options: EventOptions,
-): DecodedEvent[] {
+export function decodeEvents(tx: TransactionInput, codec: AnchorCodec, options: EventOptions): DecodedEvent[] {
   const events: DecodedEvent[] = [];
-  for (const { data, outerIndex } of logDataPayloads(
-    tx.logMessages,
-    codec.programId,
-  )) {
+  for (const { data, outerIndex } of logDataPayloads(tx.logMessages, codec.programId)) {
     const decoded = decodeOrReport(codec, tx, data, options.stats);
-    if (decoded !== null)
-      events.push({ ...decoded, source: "log", outerIndex });
+    if (decoded !== null) events.push({ ...decoded, source: 'log', outerIndex });
   }
   for (const ix of programInstructions(tx, codec.programId)) {
     if (ix.innerIndex === null) continue;
     if (startsWith(ix.data, EVENT_IX_TAG)) {
-      const decoded = decodeOrReport(
-        codec,
-        tx,
-        ix.data.subarray(EVENT_IX_TAG.length),
-        options.stats,
-      );
+      const decoded = decodeOrReport(codec, tx, ix.data.subarray(EVENT_IX_TAG.length), options.stats);
       if (decoded !== null)
         events.push({
           ...decoded,
-          source: "cpi",
+          source: 'cpi',
           outerIndex: ix.outerIndex,
           carrier: ix,
         });
@@ -249,7 +205,7 @@ export function decodeEvents(
       if (decoded !== null)
         events.push({
           ...decoded,
-          source: "custom",
+          source: 'custom',
           outerIndex: ix.outerIndex,
           carrier: ix,
         });
@@ -298,7 +254,7 @@ export function decodeInstructions(
       stats.unknown({
         programId: codec.programId,
         signature: tx.signature,
-        kind: "instruction",
+        kind: 'instruction',
         discriminator: discriminatorHex(ix.data),
       });
       continue;
@@ -317,22 +273,16 @@ export function decodeInstructions(
 /** Base58 of a decoded pubkey field (web3.js PublicKey) or a string. */
 export function pubkeyString(value: unknown): string {
   if (value instanceof PublicKey) return value.toBase58();
-  if (typeof value === "string") return value;
-  if (
-    value !== null &&
-    typeof value === "object" &&
-    "toBase58" in value &&
-    typeof value.toBase58 === "function"
-  )
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && 'toBase58' in value && typeof value.toBase58 === 'function')
     return String(value.toBase58());
   throw new TypeError(`not a public key: ${String(value)}`);
 }
 
 /** A u64 decoded by Borsh (BN) as bigint. */
 export function u64Of(value: unknown): bigint {
-  if (typeof value === "bigint") return value;
-  if (typeof value === "number") return BigInt(value);
-  if (value !== null && typeof value === "object" && "toString" in value)
-    return BigInt(value.toString());
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number') return BigInt(value);
+  if (value !== null && typeof value === 'object' && 'toString' in value) return BigInt(value.toString());
   throw new TypeError(`not an integer: ${String(value)}`);
 }

@@ -9,40 +9,21 @@
 //   "vault before" fields (vault balance minus protocol and fund fees, as the program accounts for
 //   them), advanced by the event's amounts and fee shares, and remembered per pool.
 // - user, mints and the config come from the swap/deposit/withdraw instruction's accounts.
-import { toU64String } from "../db/rows.ts";
-import {
-  AnchorCodec,
-  TruncatedDataError,
-  discriminatorHex,
-  loadBundledIdl,
-} from "./anchor-idl.ts";
-import { WatchList, statsFor, type DecoderOptions } from "./decoder-options.ts";
-import {
-  DecodeStats,
-  decodeEvents,
-  decodeInstructions,
-  pubkeyString,
-  u64Of,
-  type NamedInstruction,
-} from "./events.ts";
-import { decodedRow } from "./decoded-row.ts";
-import { transactionRow, succeeded } from "./transactions.ts";
-import {
-  DecodeError,
-  type DecodedRow,
-  type ProgramDecoder,
-  type TransactionInput,
-} from "./types.ts";
+import { toU64String } from '../db/rows.ts';
+import { AnchorCodec, TruncatedDataError, discriminatorHex, loadBundledIdl } from './anchor-idl.ts';
+import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
+import type { DecodeStats } from './events.ts';
+import { decodeEvents, decodeInstructions, pubkeyString, u64Of, type NamedInstruction } from './events.ts';
+import { decodedRow } from './decoded-row.ts';
+import { transactionRow, succeeded } from './transactions.ts';
+import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from './types.ts';
 
-export const RAYDIUM_CP_SWAP_PROGRAM_ID =
-  "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C";
+export const RAYDIUM_CP_SWAP_PROGRAM_ID = 'CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C';
 /** Fee rates are in hundredths of a basis point. */
 export const FEE_RATE_DENOMINATOR = 1_000_000n;
 
-export function cpSwapCodec(
-  programId = RAYDIUM_CP_SWAP_PROGRAM_ID,
-): AnchorCodec {
-  return new AnchorCodec(loadBundledIdl("raydium_cp_swap.json", programId));
+export function cpSwapCodec(programId = RAYDIUM_CP_SWAP_PROGRAM_ID): AnchorCodec {
+  return new AnchorCodec(loadBundledIdl('raydium_cp_swap.json', programId));
 }
 
 export interface AmmConfigRates {
@@ -53,17 +34,11 @@ export interface AmmConfigRates {
 
 /** The trade fee the program charges on a swap's total input (ceiling, as CurveCalculator does). */
 export function tradeFee(inputAmount: bigint, tradeFeeRate: bigint): bigint {
-  return (
-    (inputAmount * tradeFeeRate + FEE_RATE_DENOMINATOR - 1n) /
-    FEE_RATE_DENOMINATOR
-  );
+  return (inputAmount * tradeFeeRate + FEE_RATE_DENOMINATOR - 1n) / FEE_RATE_DENOMINATOR;
 }
 
 /** The parts of a trade fee the program sets aside for the protocol and the fund (floor). */
-export function feeShares(
-  fee: bigint,
-  rates: AmmConfigRates,
-): { protocol: bigint; fund: bigint } {
+export function feeShares(fee: bigint, rates: AmmConfigRates): { protocol: bigint; fund: bigint } {
   return {
     protocol: (fee * rates.protocolFeeRate) / FEE_RATE_DENOMINATOR,
     fund: (fee * rates.fundFeeRate) / FEE_RATE_DENOMINATOR,
@@ -90,18 +65,15 @@ type Held = {
 const HELD_LIMIT = 10_000;
 
 export class RaydiumCpSwapDecoder implements ProgramDecoder {
-  readonly name = "raydium-cp-swap";
-  readonly domain = "amm" as const;
+  readonly name = 'raydium-cp-swap';
+  readonly domain = 'amm' as const;
   readonly programId: string;
   readonly stats: DecodeStats;
   private readonly codec: AnchorCodec;
   private readonly watch: WatchList;
   private readonly configs = new Map<string, AmmConfigRates>();
   private readonly pools = new Map<string, PoolInfo>();
-  private readonly reserves = new Map<
-    string,
-    { reserve0: bigint; reserve1: bigint }
-  >();
+  private readonly reserves = new Map<string, { reserve0: bigint; reserve1: bigint }>();
   private readonly held: Held[] = [];
 
   constructor(options: DecoderOptions = {}) {
@@ -122,47 +94,44 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     try {
       decoded = this.codec.decodeAccount(data);
     } catch (err) {
-      if (err instanceof TruncatedDataError)
-        throw new DecodeError(err.message, { pubkey });
+      if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
       throw err;
     }
     if (decoded === null) {
       this.stats.unknown({
         programId: this.programId,
         pubkey,
-        kind: "account",
+        kind: 'account',
         discriminator: discriminatorHex(data),
       });
       return [];
     }
     const d = decoded.data;
-    if (decoded.name === "AmmConfig") {
+    if (decoded.name === 'AmmConfig') {
       const rates = {
-        tradeFeeRate: u64Of(d["trade_fee_rate"]),
-        protocolFeeRate: u64Of(d["protocol_fee_rate"]),
-        fundFeeRate: u64Of(d["fund_fee_rate"]),
+        tradeFeeRate: u64Of(d['trade_fee_rate']),
+        protocolFeeRate: u64Of(d['protocol_fee_rate']),
+        fundFeeRate: u64Of(d['fund_fee_rate']),
       };
       this.configs.set(pubkey, rates);
       return this.release(pubkey, rates);
     }
-    if (decoded.name !== "PoolState") return [];
+    if (decoded.name !== 'PoolState') return [];
     if (!this.watch.admits(pubkey)) return [];
     const previous = this.pools.get(pubkey);
     const info: PoolInfo = {
-      config: pubkeyString(d["amm_config"]),
-      mint0: pubkeyString(d["token_0_mint"]),
-      mint1: pubkeyString(d["token_1_mint"]),
-      vault0: pubkeyString(d["token_0_vault"]),
-      vault1: pubkeyString(d["token_1_vault"]),
-      lpMint: pubkeyString(d["lp_mint"]),
-      lpSupply: u64Of(d["lp_supply"]),
+      config: pubkeyString(d['amm_config']),
+      mint0: pubkeyString(d['token_0_mint']),
+      mint1: pubkeyString(d['token_1_mint']),
+      vault0: pubkeyString(d['token_0_vault']),
+      vault1: pubkeyString(d['token_1_vault']),
+      lpMint: pubkeyString(d['lp_mint']),
+      lpSupply: u64Of(d['lp_supply']),
       createdSlot: previous?.createdSlot ?? slot,
       slot,
     };
     this.pools.set(pubkey, info);
-    return this.withRates(info.config, (rates) => [
-      this.poolRow(pubkey, info, rates, slot),
-    ]);
+    return this.withRates(info.config, (rates) => [this.poolRow(pubkey, info, rates, slot)]);
   }
 
   decodeTransaction(tx: TransactionInput): DecodedRow[] {
@@ -173,31 +142,20 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     if (instructions.length === 0 && events.length === 0) return [];
     const rows: DecodedRow[] = [];
     let watched = this.watch.all;
-    const poolsTouched = instructions
-      .map((ix) => ix.named["pool_state"])
-      .filter((p): p is string => p !== undefined);
-    if (!watched && poolsTouched.some((p) => this.watch.admits(p)))
-      watched = true;
+    const poolsTouched = instructions.map((ix) => ix.named['pool_state']).filter((p): p is string => p !== undefined);
+    if (!watched && poolsTouched.some((p) => this.watch.admits(p))) watched = true;
     if (succeeded(tx)) {
       for (const ev of events) {
-        const pool = pubkeyString(ev.data["pool_id"]);
+        const pool = pubkeyString(ev.data['pool_id']);
         if (!this.watch.admits(pool)) continue;
         watched = true;
-        const ix = instructions.find(
-          (i) =>
-            i.outerIndex === ev.outerIndex && i.named["pool_state"] === pool,
-        );
-        if (ev.name === "SwapEvent")
-          rows.push(...this.swapRows(tx, pool, ev.data, ix));
-        else if (ev.name === "LpChangeEvent")
-          rows.push(...this.lpRows(tx, pool, ev.data, ix));
+        const ix = instructions.find((i) => i.outerIndex === ev.outerIndex && i.named['pool_state'] === pool);
+        if (ev.name === 'SwapEvent') rows.push(...this.swapRows(tx, pool, ev.data, ix));
+        else if (ev.name === 'LpChangeEvent') rows.push(...this.lpRows(tx, pool, ev.data, ix));
       }
     }
     if (!watched) return [];
-    return [
-      transactionRow(tx, this.programId, instructions[0]?.name ?? null),
-      ...rows,
-    ];
+    return [transactionRow(tx, this.programId, instructions[0]?.name ?? null), ...rows];
   }
 
   private swapRows(
@@ -207,34 +165,24 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     ix: NamedInstruction | undefined,
   ): DecodedRow[] {
     const known = this.pools.get(pool);
-    const config = ix?.named["amm_config"] ?? known?.config;
-    const inputAmount = u64Of(e["input_amount"]);
-    const outputAmount = u64Of(e["output_amount"]);
-    const inputVaultBefore = u64Of(e["input_vault_before"]);
-    const outputVaultBefore = u64Of(e["output_vault_before"]);
-    const inputVault = ix?.named["input_vault"];
-    let inputMint = ix?.named["input_token_mint"];
-    let outputMint = ix?.named["output_token_mint"];
-    if (
-      (inputMint === undefined || outputMint === undefined) &&
-      known !== undefined &&
-      inputVault !== undefined
-    ) {
+    const config = ix?.named['amm_config'] ?? known?.config;
+    const inputAmount = u64Of(e['input_amount']);
+    const outputAmount = u64Of(e['output_amount']);
+    const inputVaultBefore = u64Of(e['input_vault_before']);
+    const outputVaultBefore = u64Of(e['output_vault_before']);
+    const inputVault = ix?.named['input_vault'];
+    let inputMint = ix?.named['input_token_mint'];
+    let outputMint = ix?.named['output_token_mint'];
+    if ((inputMint === undefined || outputMint === undefined) && known !== undefined && inputVault !== undefined) {
       const zeroIn = inputVault === known.vault0;
       inputMint = zeroIn ? known.mint0 : known.mint1;
       outputMint = zeroIn ? known.mint1 : known.mint0;
     }
-    const user = ix?.named["payer"];
-    if (
-      config === undefined ||
-      inputMint === undefined ||
-      outputMint === undefined ||
-      user === undefined
-    ) {
-      throw new DecodeError(
-        `SwapEvent of pool ${pool} without a swap instruction to name its user, mints and config`,
-        { signature: tx.signature },
-      );
+    const user = ix?.named['payer'];
+    if (config === undefined || inputMint === undefined || outputMint === undefined || user === undefined) {
+      throw new DecodeError(`SwapEvent of pool ${pool} without a swap instruction to name its user, mints and config`, {
+        signature: tx.signature,
+      });
     }
     const inMint = inputMint;
     const outMint = outputMint;
@@ -242,29 +190,26 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
       const fee = tradeFee(inputAmount, rates.tradeFeeRate);
       const shares = feeShares(fee, rates);
       const rows: DecodedRow[] = [
-        decodedRow("swaps", {
+        decodedRow('swaps', {
           pool_pubkey: pool,
           user_address: user,
           input_mint: inMint,
           output_mint: outMint,
-          input_amount: toU64String(inputAmount, "input_amount"),
-          output_amount: toU64String(outputAmount, "output_amount"),
-          fee_amount: toU64String(fee, "fee_amount"),
+          input_amount: toU64String(inputAmount, 'input_amount'),
+          output_amount: toU64String(outputAmount, 'output_amount'),
+          fee_amount: toU64String(fee, 'fee_amount'),
           signature: tx.signature,
           slot: tx.slot,
         }),
       ];
-      const inputAfter =
-        inputVaultBefore + inputAmount - shares.protocol - shares.fund;
+      const inputAfter = inputVaultBefore + inputAmount - shares.protocol - shares.fund;
       const outputAfter = outputVaultBefore - outputAmount;
       const info = this.pools.get(pool);
       if (info !== undefined && inputAfter >= 0n && outputAfter >= 0n) {
         const zeroIn = inMint === info.mint0;
         this.reserves.set(
           pool,
-          zeroIn
-            ? { reserve0: inputAfter, reserve1: outputAfter }
-            : { reserve0: outputAfter, reserve1: inputAfter },
+          zeroIn ? { reserve0: inputAfter, reserve1: outputAfter } : { reserve0: outputAfter, reserve1: inputAfter },
         );
         rows.push(this.reserveRow(pool, tx.slot));
       }
@@ -278,28 +223,27 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     e: Record<string, unknown>,
     ix: NamedInstruction | undefined,
   ): DecodedRow[] {
-    const add = Number(e["change_type"]) === 0;
-    const user = ix?.named["owner"];
+    const add = Number(e['change_type']) === 0;
+    const user = ix?.named['owner'];
     if (user === undefined || ix === undefined) {
-      throw new DecodeError(
-        `LpChangeEvent of pool ${pool} without its deposit/withdraw instruction`,
-        { signature: tx.signature },
-      );
+      throw new DecodeError(`LpChangeEvent of pool ${pool} without its deposit/withdraw instruction`, {
+        signature: tx.signature,
+      });
     }
-    const lpAmount = u64Of(ix.args["lp_token_amount"]);
-    const amount0 = u64Of(e["token_0_amount"]);
-    const amount1 = u64Of(e["token_1_amount"]);
-    const before0 = u64Of(e["token_0_vault_before"]);
-    const before1 = u64Of(e["token_1_vault_before"]);
-    const lpBefore = u64Of(e["lp_amount_before"]);
+    const lpAmount = u64Of(ix.args['lp_token_amount']);
+    const amount0 = u64Of(e['token_0_amount']);
+    const amount1 = u64Of(e['token_1_amount']);
+    const before0 = u64Of(e['token_0_vault_before']);
+    const before1 = u64Of(e['token_1_vault_before']);
+    const lpBefore = u64Of(e['lp_amount_before']);
     const rows: DecodedRow[] = [
-      decodedRow("liquidity_events", {
+      decodedRow('liquidity_events', {
         pool_pubkey: pool,
         user_address: user,
-        event_type: add ? "add" : "remove",
-        token_a_amount: toU64String(amount0, "token_a_amount"),
-        token_b_amount: toU64String(amount1, "token_b_amount"),
-        lp_amount: toU64String(lpAmount, "lp_amount"),
+        event_type: add ? 'add' : 'remove',
+        token_a_amount: toU64String(amount0, 'token_a_amount'),
+        token_b_amount: toU64String(amount1, 'token_b_amount'),
+        lp_amount: toU64String(lpAmount, 'lp_amount'),
         signature: tx.signature,
         slot: tx.slot,
       }),
@@ -310,21 +254,16 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     if (after0 >= 0n && after1 >= 0n && lpAfter >= 0n) {
       this.reserves.set(pool, { reserve0: after0, reserve1: after1 });
       const info = this.pools.get(pool);
-      if (info !== undefined)
-        this.pools.set(pool, { ...info, lpSupply: lpAfter });
+      if (info !== undefined) this.pools.set(pool, { ...info, lpSupply: lpAfter });
       rows.push(this.reserveRow(pool, tx.slot, lpAfter));
     }
     return rows;
   }
 
-  private reserveRow(
-    pool: string,
-    slot: number,
-    lpSupply?: bigint,
-  ): DecodedRow {
+  private reserveRow(pool: string, slot: number, lpSupply?: bigint): DecodedRow {
     const r = this.reserves.get(pool);
     return decodedRow(
-      "pools",
+      'pools',
       {
         pubkey: pool,
         ...(r !== undefined
@@ -339,15 +278,10 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     );
   }
 
-  private poolRow(
-    pubkey: string,
-    info: PoolInfo,
-    rates: AmmConfigRates,
-    slot: number,
-  ): DecodedRow {
+  private poolRow(pubkey: string, info: PoolInfo, rates: AmmConfigRates, slot: number): DecodedRow {
     const r = this.reserves.get(pubkey);
     return decodedRow(
-      "pools",
+      'pools',
       {
         pubkey,
         token_a_mint: info.mint0,
@@ -356,7 +290,7 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
         token_b_vault: info.vault1,
         lp_mint: info.lpMint,
         fee_rate: Number(rates.tradeFeeRate),
-        lp_supply: toU64String(info.lpSupply, "lp_supply"),
+        lp_supply: toU64String(info.lpSupply, 'lp_supply'),
         created_slot: info.createdSlot,
         ...(r !== undefined
           ? {
@@ -369,10 +303,7 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
     );
   }
 
-  private withRates(
-    config: string,
-    make: (rates: AmmConfigRates) => DecodedRow[],
-  ): DecodedRow[] {
+  private withRates(config: string, make: (rates: AmmConfigRates) => DecodedRow[]): DecodedRow[] {
     const rates = this.configs.get(config);
     if (rates !== undefined) return make(rates);
     this.held.push({ config, make });
@@ -393,8 +324,6 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
   }
 }
 
-export function createRaydiumCpSwapDecoder(
-  options: DecoderOptions = {},
-): RaydiumCpSwapDecoder {
+export function createRaydiumCpSwapDecoder(options: DecoderOptions = {}): RaydiumCpSwapDecoder {
   return new RaydiumCpSwapDecoder(options);
 }

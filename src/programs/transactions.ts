@@ -1,6 +1,6 @@
 // The `transactions` row every decoder writes for a transaction that touches its program.
-import { toIsoTimestamp, toU64String } from "../db/rows.ts";
-import type { DecodedRow, TransactionInput } from "./types.ts";
+import { toIsoTimestamp, toU64String } from '../db/rows.ts';
+import type { DecodedRow, TransactionInput } from './types.ts';
 
 /**
  * `instructionType` is the decoded name of the program's first instruction in the transaction
@@ -10,18 +10,17 @@ export function transactionRow(
   tx: TransactionInput,
   programId: string,
   instructionType: string | null,
-): DecodedRow<"transactions"> {
+): DecodedRow<'transactions'> {
   return {
-    topic: "transactions",
+    topic: 'transactions',
     row: {
       signature: tx.signature,
       slot: tx.slot,
       block_time: tx.blockTime === null ? null : toIsoTimestamp(tx.blockTime),
-      fee: toU64String(tx.fee, "fee"),
-      status: tx.err === null || tx.err === undefined ? "success" : "failed",
+      fee: toU64String(tx.fee, 'fee'),
+      status: tx.err === null || tx.err === undefined ? 'success' : 'failed',
       program_id: programId,
-      instruction_type:
-        instructionType === null ? null : instructionType.slice(0, 50),
+      instruction_type: instructionType === null ? null : instructionType.slice(0, 50),
       accounts: [...tx.accountKeys],
     },
   };
