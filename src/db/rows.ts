@@ -37,6 +37,19 @@ export function toU64String(value: unknown, column = 'value'): string {
   throw new RangeError(`${column} must be a u64, got ${value === null ? 'null' : typeof value}`);
 }
 
+/**
+ * toU64String for writes: a string must already be canonical. A writer handing over "01" or " 7"
+ * has a bug worth reporting, not a value to guess at (filters, which only read, still normalise).
+ */
+export function toStoredU64(value: unknown, column = 'value'): string {
+  if (typeof value === 'string' && !isU64String(value)) {
+    throw new RangeError(
+      `${column} must be a canonical u64 decimal string (digits only, no sign or leading zero, at most ${U64_MAX}), got "${value}"`,
+    );
+  }
+  return toU64String(value, column);
+}
+
 // "2026-11-29 13:14:03", "2026-11-29 13:14:03.123 +00:00", "2026-11-29T13:14:03.123456": all UTC.
 const SQL_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$/;
 

@@ -1,7 +1,7 @@
 // Builds a Sequelize model from the schema catalogue, so model attributes cannot drift from the
 // columns the rest of solstream knows about.
 import { DataTypes, Model, type ModelAttributeColumnOptions, type ModelAttributes, type ModelStatic, type Sequelize } from 'sequelize';
-import { toIsoTimestamp, toU64String } from '../rows.ts';
+import { toIsoTimestamp, toStoredU64, toU64String } from '../rows.ts';
 import { TABLES, type ColumnDef, type RowOf, type Topic } from '../schema.ts';
 
 /** Attributes a caller may leave out when creating a row (database defaults fill them). */
@@ -26,7 +26,7 @@ function attribute(sequelize: Sequelize, name: string, def: ColumnDef): ModelAtt
           return value === null || value === undefined ? value : toU64String(value, name);
         },
         set(this: Model, value: unknown) {
-          this.setDataValue(name, value === null || value === undefined ? value : toU64String(value, name));
+          this.setDataValue(name, value === null || value === undefined ? value : toStoredU64(value, name));
         },
       };
     case 'i64':

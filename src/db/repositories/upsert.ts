@@ -5,7 +5,7 @@
 //  - append tables (swaps, sales, votes, …): insert unless a row with the same natural key exists.
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from '../connection.ts';
-import { toU64String } from '../rows.ts';
+import { toStoredU64 } from '../rows.ts';
 import { TABLES, type ColumnDef, type RowOf, type Topic } from '../schema.ts';
 import { describeWriteError } from './errors.ts';
 
@@ -27,7 +27,7 @@ function toBind(db: Database, def: ColumnDef, column: string, value: unknown): u
   if (value === null || value === undefined) return null;
   switch (def.kind) {
     case 'u64':
-      return toU64String(value, column);
+      return toStoredU64(value, column);
     case 'bool':
       return db.dialect === 'postgres' ? Boolean(value) : value ? 1 : 0;
     case 'json':
