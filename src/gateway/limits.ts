@@ -1,0 +1,45 @@
+// Per-connection rate limiting: a token bucket refilled continuously.
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    /** Tokens added per second, and the most the bucket holds (one second of burst). */
+    private readonly perSecond: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = perSecond;
+    this.last = now();
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(this.perSecond, this.tokens + ((t - this.last) / 1000) * this.perSecond);
+    this.last = t;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/**
+ * Messages over the rate are answered with `rate_limited`; a client that keeps going gets a second
+ * bucket's worth of such answers, then is closed (an error reply costs us as much as the message).
+ */
+export class RateLimiter {
+  private readonly allowed: TokenBucket;
+  private readonly rejections: TokenBucket;
+
+  constructor(perSecond: number, now?: () => number) {
+    this.allowed = new TokenBucket(perSecond, now);
+    this.rejections = new TokenBucket(perSecond, now);
+  }
+
+  /** 'ok' to process, 'limited' to answer rate_limited, 'abuse' to close the connection. */
+  check(): 'ok' | 'limited' | 'abuse' {
+    if (this.allowed.take()) return 'ok';
+    return this.rejections.take() ? 'limited' : 'abuse';
+  }
+}

@@ -1,0 +1,73 @@
+// Snapshots: the rows matching a filter, read in the change feed's consistent transaction so the
+// returned cursor says exactly which changes they reflect. Websocket subscriptions and the REST
+// routes both read through here, so a REST response can be followed by `subscribe … since`.
+import type { ChangeFeed, SnapshotQuery } from '../capture/types.ts';
+import type { Dialect } from '../config.ts';
+import { TABLES, type Topic } from '../db/schema.ts';
+import { toWireRow } from '../db/rows.ts';
+import type { CompiledFilter } from './filters.ts';
+
+/** A state-table snapshot would exceed its limit (websocket subscriptions refuse it rather than truncate). */
+export class SnapshotTooLargeError extends Error {
+  constructor(
+    readonly topic: Topic,
+    readonly limit: number,
+  ) {
+    super(`more than ${limit} ${topic} rows match; narrow the filter (or subscribe without a snapshot)`);
+    this.name = 'SnapshotTooLargeError';
+  }
+}
+
+export interface SnapshotRequest {
+  readonly topic: Topic;
+  readonly filter: CompiledFilter;
+  /** State tables: the most rows returned; append tables: how many of the latest rows. */
+  readonly limit: number;
+  /** State tables only: throw SnapshotTooLargeError instead of truncating when more rows match. */
+  readonly refuseTruncation: boolean;
+}
+
+export interface Snapshot {
+  /** Matching rows in wire form, oldest first (ascending id). */
+  readonly rows: Record<string, unknown>[];
+  /** Every change ≤ cursor is reflected in `rows`, none after it. */
+  readonly cursor: string;
+  /** True when more rows matched than `limit` (state tables; append tables are "latest N" by design). */
+  readonly truncated: boolean;
+}
+
+/** The SELECT for a snapshot; exported for the benchmark and tests. */
+export function snapshotSql(request: SnapshotRequest, dialect: Dialect): { sql: string; bind: unknown[] } {
+  const where = request.filter.toSql(dialect);
+  const bind = [...where.bind];
+  const condition = where.sql === '' ? '' : ` WHERE ${where.sql}`;
+  const state = TABLES[request.topic].kind === 'state';
+  // State: the first limit+1 rows by id (the extra one tells truncation). Append: the latest N.
+  bind.push(state ? request.limit + 1 : request.limit);
+  const order = state ? 'ASC' : 'DESC';
+  return { sql: `SELECT * FROM "${request.topic}"${condition} ORDER BY id ${order} LIMIT $${bind.length}`, bind };
+}
+
+/** Reads the rows for `request` inside an open snapshot transaction. */
+export async function readSnapshotRows(
+  query: SnapshotQuery,
+  dialect: Dialect,
+  request: SnapshotRequest,
+): Promise<{ rows: Record<string, unknown>[]; truncated: boolean }> {
+  const { sql, bind } = snapshotSql(request, dialect);
+  const raw = await query(sql, bind);
+  const state = TABLES[request.topic].kind === 'state';
+  let truncated = false;
+  if (state && raw.length > request.limit) {
+    if (request.refuseTruncation) throw new SnapshotTooLargeError(request.topic, request.limit);
+    truncated = true;
+    raw.length = request.limit;
+  }
+  if (!state) raw.reverse();
+  return { rows: raw.map((r) => toWireRow(request.topic, r) as Record<string, unknown>), truncated };
+}
+
+export async function takeSnapshot(feed: ChangeFeed, dialect: Dialect, request: SnapshotRequest): Promise<Snapshot> {
+  const { cursor, result } = await feed.snapshot((query) => readSnapshotRows(query, dialect, request));
+  return { rows: result.rows, truncated: result.truncated, cursor };
+}

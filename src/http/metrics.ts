@@ -1,0 +1,57 @@
+// Prometheus metrics for /metrics: process defaults plus the gateway's connections, subscriptions,
+// messages and commit→send lag. Each server gets its own registry so several can share a process.
+import client from 'prom-client';
+import { TOPICS, type Topic } from '../db/schema.ts';
+import type { GatewayMetrics } from '../gateway/server.ts';
+import type { MessageType } from '../gateway/protocol.ts';
+
+export interface ServerMetrics extends GatewayMetrics {
+  readonly registry: client.Registry;
+}
+
+export function createMetrics(): ServerMetrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'solstream_' });
+  const connections = new client.Gauge({
+    name: 'solstream_ws_connections',
+    help: 'Open websocket connections.',
+    registers: [registry],
+  });
+  const subscriptions = new client.Gauge({
+    name: 'solstream_ws_subscriptions',
+    help: 'Active subscriptions, by topic.',
+    labelNames: ['topic'],
+    registers: [registry],
+  });
+  for (const topic of TOPICS) subscriptions.set({ topic }, 0);
+  const sent = new client.Counter({
+    name: 'solstream_ws_messages_sent_total',
+    help: 'Messages handed to websocket connections, by message type.',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const dropped = new client.Counter({
+    name: 'solstream_ws_messages_dropped_total',
+    help: 'Changes not delivered because their connection was cut off (slow consumer) or closed while joining.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const lag = new client.Histogram({
+    name: 'solstream_change_lag_seconds',
+    help: 'Time from a change committing to its frame being handed to a socket.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return {
+    registry,
+    connectionOpened: () => connections.inc(),
+    connectionClosed: () => connections.dec(),
+    subscriptionAdded: (topic: Topic) => subscriptions.inc({ topic }),
+    subscriptionRemoved: (topic: Topic) => subscriptions.dec({ topic }),
+    messageSent: (type: MessageType) => sent.inc({ type }),
+    messagesDropped: (reason, count) => dropped.inc({ reason }, count),
+    changeDelivered: (committedAt: number) => {
+      if (Number.isFinite(committedAt)) lag.observe(Math.max(0, Date.now() - committedAt) / 1000);
+    },
+  };
+}
