@@ -30,7 +30,15 @@ export function sampleRow(topic: Topic, parents: Parents | null, overrides: Row 
     return parents;
   };
   const base: Record<Topic, () => Row> = {
-    accounts: () => ({ pubkey: pubkey(), label: 'watched', account_type: 'token', owner_program: pubkey(), lamports: '5000', data_hash: 'ab'.repeat(32), slot: 10 }),
+    accounts: () => ({
+      pubkey: pubkey(),
+      label: 'watched',
+      account_type: 'token',
+      owner_program: pubkey(),
+      lamports: '5000',
+      data_hash: 'ab'.repeat(32),
+      slot: 10,
+    }),
     transactions: () => ({
       signature: signature(),
       slot: 100,
@@ -56,8 +64,23 @@ export function sampleRow(topic: Topic, parents: Parents | null, overrides: Row 
       created_slot: 50,
       completed_slot: null,
     }),
-    escrow_events: () => ({ escrow_pubkey: need().escrow, event_type: 'funded', signature: signature(), slot: 51, data: { amount: '1000' } }),
-    listings: () => ({ pubkey: pubkey(), marketplace: pubkey(), seller: pubkey(), mint: pubkey(), price: '1500', state: 'active', created_slot: 60, sold_slot: null }),
+    escrow_events: () => ({
+      escrow_pubkey: need().escrow,
+      event_type: 'funded',
+      signature: signature(),
+      slot: 51,
+      data: { amount: '1000' },
+    }),
+    listings: () => ({
+      pubkey: pubkey(),
+      marketplace: pubkey(),
+      seller: pubkey(),
+      mint: pubkey(),
+      price: '1500',
+      state: 'active',
+      created_slot: 60,
+      sold_slot: null,
+    }),
     sales: () => ({
       listing_pubkey: need().listing,
       buyer: pubkey(),
@@ -148,7 +171,14 @@ export function sampleRow(topic: Topic, parents: Parents | null, overrides: Row 
       signature: signature(),
       slot: 81,
     }),
-    executions: () => ({ proposal_pubkey: need().proposal, executor: pubkey(), signature: signature(), slot: 90, success: false, error_message: 'custom program error: 0x1' }),
+    executions: () => ({
+      proposal_pubkey: need().proposal,
+      executor: pubkey(),
+      signature: signature(),
+      slot: 90,
+      success: false,
+      error_message: 'custom program error: 0x1',
+    }),
   };
   return { ...base[topic](), ...overrides };
 }
@@ -177,7 +207,9 @@ export async function createParents(db: Database): Promise<Parents> {
 
 /** Row count of a table (raw SQL, so no model logic is involved). */
 export async function countRows(db: Database, table: string): Promise<number> {
-  const [row] = await db.sequelize.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM ${table}`, { type: QueryTypes.SELECT });
+  const [row] = await db.sequelize.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM ${table}`, {
+    type: QueryTypes.SELECT,
+  });
   return Number(row?.n ?? 0);
 }
 

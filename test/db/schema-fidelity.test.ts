@@ -25,7 +25,9 @@ async function catalogueOf(client: pg.Client): Promise<Catalogue> {
       out.set(row.key, row.value);
     }
   };
-  await add(`SELECT 'table ' || table_name AS key, table_type AS value FROM information_schema.tables WHERE table_schema = 'public'`);
+  await add(
+    `SELECT 'table ' || table_name AS key, table_type AS value FROM information_schema.tables WHERE table_schema = 'public'`,
+  );
   await add(
     `SELECT 'column ' || table_name || '.' || column_name AS key,
             concat_ws(' | ', 'type=' || data_type, 'udt=' || udt_name, 'domain=' || COALESCE(domain_name, '-'),
@@ -71,8 +73,12 @@ async function catalogueOf(client: pg.Client): Promise<Catalogue> {
                        WHERE d.objid = (schemaname || '.' || sequencename)::regclass AND d.deptype = 'a'), '-') AS value
        FROM pg_sequences WHERE schemaname = 'public'`,
   );
-  await add(`SELECT 'function ' || p.oid::regprocedure::text AS key, pg_get_function_result(p.oid) AS value FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`);
-  await add(`SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname AS key, pg_get_triggerdef(oid) AS value FROM pg_trigger WHERE NOT tgisinternal`);
+  await add(
+    `SELECT 'function ' || p.oid::regprocedure::text AS key, pg_get_function_result(p.oid) AS value FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`,
+  );
+  await add(
+    `SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname AS key, pg_get_triggerdef(oid) AS value FROM pg_trigger WHERE NOT tgisinternal`,
+  );
   await add(`SELECT 'view ' || viewname AS key, definition AS value FROM pg_views WHERE schemaname = 'public'`);
   return out;
 }
@@ -129,7 +135,9 @@ describe('schema fidelity: the migrations create the seed schema (postgres)', fu
   before(async () => {
     const missing = SEED_FILES.filter((f) => !fs.existsSync(path.join(SEED_DIR, f)));
     if (missing.length > 0) {
-      throw new Error(`the seed schema is missing: expected ${missing.join(', ')} in ${SEED_DIR} (the shared/seed-schema folder beside the checkout)`);
+      throw new Error(
+        `the seed schema is missing: expected ${missing.join(', ')} in ${SEED_DIR} (the shared/seed-schema folder beside the checkout)`,
+      );
     }
     seedDb = await createEmptyDatabase('postgres');
     seedClient = new pg.Client({ connectionString: seedDb.url });
@@ -157,7 +165,9 @@ describe('schema fidelity: the migrations create the seed schema (postgres)', fu
     const ours = await catalogueOf(migratedClient as pg.Client);
     expect(seed.size, 'the seed catalogue was read').to.be.greaterThan(100);
     const d = diff(seed, ours);
-    const widened = d.changed.filter((c) => isU64Widening(c.seed, c.migrated)).map((c) => c.key.replace(/^column /, ''));
+    const widened = d.changed
+      .filter((c) => isU64Widening(c.seed, c.migrated))
+      .map((c) => c.key.replace(/^column /, ''));
     const unexpected: Diff = {
       onlySeed: d.onlySeed,
       onlyMigrated: d.onlyMigrated.filter((l) => !isSolstreamObject(l.split(':')[0] as string)),
@@ -167,7 +177,9 @@ describe('schema fidelity: the migrations create the seed schema (postgres)', fu
     expect(report, `the migrated schema differs from the seed:\n${report}\n`).to.equal('');
 
     const documented = TOPICS.flatMap((t) => u64Columns(t).map((c) => `${t}.${c}`));
-    expect(widened.sort(), 'columns widened from BIGINT to u64: exactly the catalogue u64 columns').to.deep.equal(documented.sort());
+    expect(widened.sort(), 'columns widened from BIGINT to u64: exactly the catalogue u64 columns').to.deep.equal(
+      documented.sort(),
+    );
     // The solstream objects the exemption covers really are there (so the exemption hides nothing else).
     expect(d.onlyMigrated.some((l) => l.startsWith('table solstream_change_log:'))).to.equal(true);
     expect(d.onlyMigrated.some((l) => l.startsWith('domain u64:'))).to.equal(true);
@@ -216,13 +228,21 @@ async function liveColumns(db: Database, table: string): Promise<LiveColumn[]> {
     );
     return rows.map((r) => ({ name: r.name, nullable: r.nullable === 'YES', type: r.type, maxLength: r.max_length }));
   }
-  const rows = await db.sequelize.query<{ name: string; notnull: number; pk: number; type: string }>(`PRAGMA table_info(${table})`, {
-    type: QueryTypes.SELECT,
-  });
+  const rows = await db.sequelize.query<{ name: string; notnull: number; pk: number; type: string }>(
+    `PRAGMA table_info(${table})`,
+    {
+      type: QueryTypes.SELECT,
+    },
+  );
   return rows.map((r) => {
     const varchar = /^VARCHAR\((\d+)\)$/i.exec(r.type);
     // An INTEGER PRIMARY KEY is the rowid: never null, though the pragma does not say NOT NULL.
-    return { name: r.name, nullable: r.notnull === 0 && r.pk === 0, type: r.type, maxLength: varchar ? Number(varchar[1]) : null };
+    return {
+      name: r.name,
+      nullable: r.notnull === 0 && r.pk === 0,
+      type: r.type,
+      maxLength: varchar ? Number(varchar[1]) : null,
+    };
   });
 }
 
@@ -274,7 +294,8 @@ for (const dialect of DIALECTS) {
           name,
           nullable: def.nullable,
           type: expectedType(dialect, def),
-          maxLength: def.kind === 'pubkey' || def.kind === 'signature' || def.kind === 'text' ? (def.maxLength ?? null) : null,
+          maxLength:
+            def.kind === 'pubkey' || def.kind === 'signature' || def.kind === 'text' ? (def.maxLength ?? null) : null,
         }));
         expect(await liveColumns(test.db, topic)).to.deep.equal(expected);
       });
@@ -293,12 +314,17 @@ for (const dialect of DIALECTS) {
           );
           expect(rows.map((r) => r.label)).to.deep.equal(def.labels);
         } else {
-          const tables = TOPICS.filter((t) => Object.values(TABLES[t].columns as Readonly<Record<string, ColumnDef>>).includes(def));
+          const tables = TOPICS.filter((t) =>
+            Object.values(TABLES[t].columns as Readonly<Record<string, ColumnDef>>).includes(def),
+          );
           for (const table of tables) {
-            const [row] = await test.db.sequelize.query<{ sql: string }>('SELECT sql FROM sqlite_master WHERE name = $1', {
-              bind: [table],
-              type: QueryTypes.SELECT,
-            });
+            const [row] = await test.db.sequelize.query<{ sql: string }>(
+              'SELECT sql FROM sqlite_master WHERE name = $1',
+              {
+                bind: [table],
+                type: QueryTypes.SELECT,
+              },
+            );
             expect(row?.sql).to.contain(`CHECK (state IN (${(def.labels ?? []).map((l) => `'${l}'`).join(', ')}))`);
           }
         }

@@ -31,10 +31,20 @@ function modelOf(db: Database, topic: Topic): SeedModel<Topic> {
 
 /** WHERE on the row's natural key. */
 function keyOf(topic: Topic, row: Row): Row {
-  return Object.fromEntries(TABLES[topic].naturalKey.map((c) => [c, typeof row[c] === 'bigint' ? String(row[c]) : row[c]]));
+  return Object.fromEntries(
+    TABLES[topic].naturalKey.map((c) => [c, typeof row[c] === 'bigint' ? String(row[c]) : row[c]]),
+  );
 }
 
-const FIND_BY_PUBKEY = new Set<Topic>(['accounts', 'escrows', 'listings', 'pools', 'governances', 'proposals', 'votes']);
+const FIND_BY_PUBKEY = new Set<Topic>([
+  'accounts',
+  'escrows',
+  'listings',
+  'pools',
+  'governances',
+  'proposals',
+  'votes',
+]);
 const U64_TOPICS = TOPICS.filter((t) => u64Columns(t).length > 0);
 const INVALID: [string, unknown][] = [
   ['2^64 (one above u64::MAX)', '18446744073709551616'],
@@ -138,7 +148,8 @@ for (const dialect of DIALECTS) {
         const before = await countAll(db);
         // NUMERIC(20,0) rounds a fraction on PostgreSQL before any check runs (as the seed's BIGINT
         // does with a numeric literal), so only SQLite's TEXT check can refuse "1.5" and "01".
-        const values = dialect === 'sqlite' ? ['18446744073709551616', '-1', '1.5', '01', '1e3'] : ['18446744073709551616', '-1'];
+        const values =
+          dialect === 'sqlite' ? ['18446744073709551616', '-1', '1.5', '01', '1e3'] : ['18446744073709551616', '-1'];
         for (const c of columns) {
           for (const value of values) {
             const row = sampleRow(topic, parents, { [c]: value });
@@ -150,7 +161,8 @@ for (const dialect of DIALECTS) {
     }
 
     it("a writer inserting the seed's way (plain integer literals) still works, and reads back decimal strings", async () => {
-      const values = dialect === 'postgres' ? ['0', '5000', '9223372036854775807', U64_MAX] : ['0', '5000', '9223372036854775807'];
+      const values =
+        dialect === 'postgres' ? ['0', '5000', '9223372036854775807', U64_MAX] : ['0', '5000', '9223372036854775807'];
       for (const value of values) {
         const key = pubkey();
         const maker = pubkey();
@@ -165,7 +177,9 @@ for (const dialect of DIALECTS) {
         expect(escrow).to.include({ escrow_id: value, amount_a: value, amount_b: value, maker, state: 'funded' });
         const account = await modelsFor(db).Account.findOne({ where: { pubkey: key } });
         expect(account?.get('lamports')).to.equal(value);
-        const [raw] = await db.sequelize.query<Row>(`SELECT amount_a FROM escrows WHERE pubkey = '${key}'`, { type: QueryTypes.SELECT });
+        const [raw] = await db.sequelize.query<Row>(`SELECT amount_a FROM escrows WHERE pubkey = '${key}'`, {
+          type: QueryTypes.SELECT,
+        });
         expect(raw?.amount_a).to.equal(value);
       }
       // The seed's DEFAULT 0 on u64 columns is the string "0" too.
@@ -182,7 +196,13 @@ for (const dialect of DIALECTS) {
         `SELECT price FROM listings WHERE seller = $1 ORDER BY ${dialect === 'postgres' ? 'price' : 'length(price), price'}`,
         { bind: [seller], type: QueryTypes.SELECT },
       );
-      expect(rows.map((r) => r.price)).to.deep.equal(['99', '100', '9223372036854775807', '9223372036854775808', U64_MAX]);
+      expect(rows.map((r) => r.price)).to.deep.equal([
+        '99',
+        '100',
+        '9223372036854775807',
+        '9223372036854775808',
+        U64_MAX,
+      ]);
     });
   });
 }
@@ -197,14 +217,19 @@ async function expectRawInsertToFail(db: Database, topic: Topic, row: Row, what:
   });
   let caught: unknown;
   try {
-    await db.sequelize.query(`INSERT INTO ${topic} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, {
-      bind,
-    });
+    await db.sequelize.query(
+      `INSERT INTO ${topic} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+      {
+        bind,
+      },
+    );
   } catch (error) {
     caught = error;
   }
   expect(caught, `raw insert with ${what}`).to.be.instanceOf(Error);
   // Sequelize's SQLite dialect words every constraint failure "Validation error"; the driver's message says which.
   const driver = (caught as { parent?: Error }).parent?.message ?? (caught as Error).message;
-  expect(driver, `raw insert with ${what}`).to.match(/CHECK constraint failed|violates check constraint "u64_check"|out of range/);
+  expect(driver, `raw insert with ${what}`).to.match(
+    /CHECK constraint failed|violates check constraint "u64_check"|out of range/,
+  );
 }

@@ -39,7 +39,9 @@ async function schemaObjects(db: Database): Promise<string[]> {
       `SELECT 'type ' || t.typtype::text || ' ' || t.typname || ' ' || COALESCE((SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') AS line ` +
         `FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')`,
     )),
-    ...(await lines(`SELECT 'function ' || p.proname AS line FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`)),
+    ...(await lines(
+      `SELECT 'function ' || p.proname AS line FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`,
+    )),
     ...(await lines(
       `SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || ' ' || pg_get_triggerdef(oid) AS line FROM pg_trigger WHERE NOT tgisinternal`,
     )),

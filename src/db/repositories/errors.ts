@@ -1,5 +1,5 @@
 // Turns driver errors from a write into one clear error type, the same on both dialects.
-import { BaseError, ForeignKeyConstraintError, UniqueConstraintError, ValidationError, DatabaseError } from 'sequelize';
+import { BaseError, ForeignKeyConstraintError, ValidationError, DatabaseError } from 'sequelize';
 
 export type WriteErrorCode = 'duplicate_key' | 'missing_parent' | 'invalid_value' | 'missing_value' | 'database_error';
 
@@ -31,12 +31,13 @@ export function describeWriteError(error: unknown, table: string): Error {
   if (/NOT NULL constraint failed|null value in column/.test(message)) {
     return new WriteError('missing_value', table, `a required column has no value: ${message}`, { cause: error });
   }
+  // UniqueConstraintError is a subclass of ValidationError, and Sequelize reports every
+  // SQLITE_CONSTRAINT as one, so the driver's message decides between the two.
+  if (/UNIQUE constraint failed|duplicate key/.test(message)) {
+    return new WriteError('duplicate_key', table, `duplicate key: ${message}`, { cause: error });
+  }
   if (error instanceof ValidationError || /CHECK constraint failed|check constraint|invalid input value|out of range|too long/i.test(message)) {
     return new WriteError('invalid_value', table, `invalid value: ${message}`, { cause: error });
-  }
-  // Sequelize reports every SQLITE_CONSTRAINT as a unique violation, so the message decides first.
-  if (error instanceof UniqueConstraintError || /UNIQUE constraint failed|duplicate key/.test(message)) {
-    return new WriteError('duplicate_key', table, `duplicate key: ${message}`, { cause: error });
   }
   if (error instanceof DatabaseError) return new WriteError('database_error', table, message, { cause: error });
   return error;
