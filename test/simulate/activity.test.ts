@@ -4,6 +4,8 @@ import { runActivity, type ActivityOptions } from '../../src/simulate/activity/p
 import { decodeSimTransaction } from '../../src/simulate/activity/transaction-input.ts';
 import { createEscrowDecoder } from '../../src/programs/escrow.ts';
 import { createRaydiumCpSwapDecoder } from '../../src/programs/raydium-cp-swap.ts';
+import { createTensorMarketplaceDecoder } from '../../src/programs/tensor-marketplace.ts';
+import { createSplGovernanceDecoder } from '../../src/programs/spl-governance.ts';
 import type { DecodedRow } from '../../src/programs/types.ts';
 
 function ledger(): LocalLedger {
@@ -11,7 +13,12 @@ function ledger(): LocalLedger {
 }
 
 function decoders() {
-  return [createEscrowDecoder(), createRaydiumCpSwapDecoder()];
+  return [
+    createEscrowDecoder(),
+    createRaydiumCpSwapDecoder(),
+    createTensorMarketplaceDecoder(),
+    createSplGovernanceDecoder(),
+  ];
 }
 
 function serialise(value: unknown): string {
@@ -32,14 +39,27 @@ describe('activity player', () => {
 
   it('produces only transactions that decode into rows of every table the programs map', () => {
     const decs = decoders();
-    const played = runActivity(ledger(), { seed: 7 }, 300);
+    const played = runActivity(ledger(), { seed: 7 }, 600);
     const topics = new Map<string, number>();
     for (const { tx, submitted } of played) {
       const rows: DecodedRow[] = decodeSimTransaction(decs, tx, submitted);
       expect(rows.length, `rows for ${submitted.signature}: ${tx.logMessages.join('\n')}`).to.be.greaterThan(0);
       for (const r of rows) topics.set(r.topic, (topics.get(r.topic) ?? 0) + 1);
     }
-    for (const t of ['transactions', 'escrows', 'escrow_events', 'pools', 'swaps', 'liquidity_events']) {
+    for (const t of [
+      'transactions',
+      'escrows',
+      'escrow_events',
+      'pools',
+      'swaps',
+      'liquidity_events',
+      'listings',
+      'sales',
+      'governances',
+      'proposals',
+      'votes',
+      'executions',
+    ]) {
       expect(topics.get(t) ?? 0, t).to.be.greaterThan(0);
     }
     for (const d of decs) expect(d.stats.unknownDiscriminators).to.equal(0);

@@ -7,8 +7,12 @@ import { Prng } from './prng.ts';
 import type { ActivityContext, ProgramActor } from './actor.ts';
 import { EscrowActor } from './escrow.ts';
 import { CpSwapActor } from './cp-swap.ts';
+import { TensorActor } from './tensor.ts';
+import { GovernanceActor } from './governance.ts';
+import { TENSOR_MARKETPLACE_PROGRAM_ID } from '../../programs/tensor-marketplace.ts';
+import { SPL_GOVERNANCE_PROGRAM_ID } from '../../programs/spl-governance.ts';
 
-export type ActivityProgram = 'escrow' | 'cpSwap';
+export type ActivityProgram = 'escrow' | 'cpSwap' | 'tensor' | 'governance';
 
 export interface ActivityOptions {
   /** Same seed, same transactions. */
@@ -47,6 +51,10 @@ export class ActivityScript {
     if (escrow !== null) this.actors.push(new EscrowActor(escrow, this.rng));
     const cpSwap = id('cpSwap', RAYDIUM_CP_SWAP_PROGRAM_ID);
     if (cpSwap !== null) this.actors.push(new CpSwapActor(cpSwap, this.rng));
+    const tensor = id('tensor', TENSOR_MARKETPLACE_PROGRAM_ID);
+    if (tensor !== null) this.actors.push(new TensorActor(tensor, this.rng));
+    const governance = id('governance', SPL_GOVERNANCE_PROGRAM_ID);
+    if (governance !== null) this.actors.push(new GovernanceActor(governance, this.rng));
     if (this.actors.length === 0) throw new Error('activity needs at least one program');
   }
 
