@@ -56,6 +56,8 @@ export interface ProgramDecoder {
   readonly name: string;
   readonly programId: string;
   readonly domain: ProgramDomain;
+  /** Counters the ingester may export as metrics (unknown discriminators met so far). */
+  readonly stats?: { readonly unknownDiscriminators: number };
   /** Rows for an account owned by the program, or [] when the account is not of a mapped type or is outside the watch list. */
   decodeAccount(pubkey: string, data: Uint8Array, slot: number): DecodedRow[];
   /** Rows for the program's instructions and events in one transaction ([] if none, or outside the watch list). */
