@@ -56,7 +56,8 @@ export async function readChanges(db: Database, options: ReadOptions): Promise<C
   const committedMs = pg ? "floor(extract(epoch FROM committed_at) * 1000)::bigint AS committed_ms" : 'committed_at AS committed_ms';
   const rows = await db.sequelize.query<RawChange>(
     `SELECT CAST(cursor AS TEXT) AS cursor, topic, op, row, ${committedMs} FROM solstream_change_log ` +
-      `WHERE ${where.join(' AND ')} ORDER BY cursor LIMIT $${bind.length}`,
+      // Qualified: a bare "cursor" here would name the TEXT alias above and sort 10 before 9.
+      `WHERE ${where.join(' AND ')} ORDER BY solstream_change_log.cursor LIMIT $${bind.length}`,
     { bind, type: QueryTypes.SELECT, ...(options.transaction ? { transaction: options.transaction } : {}) },
   );
   return rows.map(toChange);
