@@ -112,7 +112,7 @@ for (const dialect of DIALECTS) {
       expect(await readBounds(db)).to.deep.equal({ newest: all[2]?.cursor, prunedThrough: all[2]?.cursor });
       await upsertRows(db, 'accounts', [sampleRow('accounts', null)]);
       const [next] = await readAll(db);
-      expect(BigInt(next?.cursor as string)).to.be.greaterThan(BigInt(all[2]?.cursor as string));
+      expect(BigInt(next?.cursor as string) > BigInt(all[2]?.cursor as string)).to.equal(true);
     });
 
     it('captures rows written through the models too', async () => {
@@ -182,7 +182,7 @@ describe('change log cursors follow commit order under concurrent writers (postg
       later.map((c) => c.row.pubkey),
       'T1 arrives after the cursor the reader holds',
     ).to.deep.equal([first]);
-    expect(BigInt(later[0]?.cursor as string)).to.be.greaterThan(BigInt(lastSeen));
+    expect(BigInt(later[0]?.cursor as string) > BigInt(lastSeen)).to.equal(true);
     const all = await readAll(test.db);
     expect(all.map((c) => c.row.pubkey)).to.deep.equal([second, first]);
   });
