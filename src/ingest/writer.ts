@@ -145,9 +145,10 @@ export class BatchWriter {
 
   private async apply(updates: readonly Update[], transaction: Transaction): Promise<WriteResult> {
     const stored = await this.storedSlots(updates, transaction);
-    // Newest state per account wins within the batch too; equal slots keep the later update.
+    // Per account, rows are folded in batch order: a row at the same or a newer slot overlays its
+    // columns on what came before (decoders may give only the columns an event changes), a row
+    // from an older slot than the stored or already folded state is dropped.
     const newest = new Map<string, { slot: number; row: DecodedRow }>();
-    const byTopic = new Map<Topic, Record<string, unknown>[]>();
     const plain: DecodedRow[] = [];
     let staleRows = 0;
     for (const update of updates) {
@@ -166,10 +167,11 @@ export class BatchWriter {
           staleRows++;
           continue;
         }
-        if (seen !== undefined) staleRows++;
-        newest.set(key, { slot: row.account.slot, row });
+        const merged = seen === undefined ? row : { ...row, row: { ...seen.row.row, ...row.row } };
+        newest.set(key, { slot: row.account.slot, row: merged as DecodedRow });
       }
     }
+    const byTopic = new Map<Topic, Record<string, unknown>[]>();
     const push = (row: DecodedRow) => {
       let list = byTopic.get(row.topic);
       if (list === undefined) byTopic.set(row.topic, (list = []));

@@ -1,0 +1,43 @@
+// `solstream simulate [--seed N] [--rate TX_PER_SECOND] [--port PORT] [--host HOST]`: the offline
+// local cluster, speaking Solana JSON-RPC on PORT and PubSub on PORT + 1, playing program activity.
+import { parseArgs } from 'node:util';
+import type { Config } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { startLocalCluster } from '../simulate/cluster.ts';
+
+function wholeNumber(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) > max)
+    throw new Error(`--${name} must be a number between 0 and ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+export async function run(argv: string[], config: Config): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { seed: { type: 'string' }, rate: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    strict: true,
+  });
+  const logger = createLogger(config, 'solstream-simulate');
+  const cluster = await startLocalCluster({
+    seed: wholeNumber('seed', values.seed, 1, Number.MAX_SAFE_INTEGER),
+    rate: wholeNumber('rate', values.rate, 5, 100_000),
+    port: wholeNumber('port', values.port, 8899, 65534),
+    host: values.host ?? '127.0.0.1',
+    onError: (error) => logger.error({ err: (error as Error).message }, 'activity step failed'),
+  });
+  logger.info(
+    { rpcUrl: cluster.rpcUrl, wsUrl: cluster.wsUrl },
+    'local cluster running (SOLANA_RPC_URL / SOLANA_WS_URL)',
+  );
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal, transactions: cluster.ledger.transactionCount() }, 'stopping the local cluster');
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void cluster.close().then(() => resolve(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
