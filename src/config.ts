@@ -68,6 +68,8 @@ export interface SolanaConfig {
   readonly rpcMaxRetries: number;
   /** First retry delay in ms; doubles per attempt, with full jitter, up to 30 s (SOLSTREAM_RPC_RETRY_BASE_MS). */
   readonly rpcRetryBaseMs: number;
+  /** The watched programs, unparsed (SOLSTREAM_PROGRAMS; parsed and checked by programs/registry.ts parseProgramsConfig). */
+  readonly programs: string | undefined;
 }
 
 /** The websocket URL web3.js derives from an RPC URL: ws(s) scheme, and port + 1 when a port is given. */
@@ -110,6 +112,7 @@ export function loadSolanaConfig(env: Env): SolanaConfig {
     initialHistoryLimit: readInt(env, 'SOLSTREAM_BACKFILL_INITIAL_LIMIT', 1000, 0, 10_000_000),
     rpcMaxRetries: readInt(env, 'SOLSTREAM_RPC_MAX_RETRIES', 8, 1, 100),
     rpcRetryBaseMs: readInt(env, 'SOLSTREAM_RPC_RETRY_BASE_MS', 250, 1, 60_000),
+    programs: env.SOLSTREAM_PROGRAMS,
   };
 }
 // --- end ingest settings ---

@@ -1,0 +1,36 @@
+// `solstream ingest`: the ingester alone, writing into DATABASE_URL from SOLANA_RPC_URL /
+// SOLANA_WS_URL for the programs of SOLSTREAM_PROGRAMS; stops cleanly on SIGTERM / SIGINT.
+import type { Config } from '../config.ts';
+import { describeTarget, openDatabase } from '../db/connection.ts';
+import { migrateUp } from '../db/migrator.ts';
+import { startIngester } from '../ingest/ingester.ts';
+import { createLogger } from '../log.ts';
+import { buildDecoders, parseProgramsConfig } from '../programs/registry.ts';
+
+export async function run(_argv: string[], config: Config): Promise<number> {
+  const logger = createLogger(config, 'solstream-ingest');
+  const programs = parseProgramsConfig(config.solana.programs);
+  const decoders = buildDecoders(programs, {
+    onUnknown: (report) => logger.warn(report, 'unknown discriminator; skipped'),
+  });
+  const db = await openDatabase(config);
+  logger.info(
+    { database: describeTarget(config), rpc: config.solana.rpcUrl, ws: config.solana.wsUrl },
+    'ingest starting',
+  );
+  if (config.migrateOnStart) await migrateUp(db);
+  const ingester = startIngester({ db, config, decoders, logger });
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal, stats: ingester.stats }, 'ingest stopping');
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void ingester
+        .close()
+        .then(() => db.close())
+        .then(() => resolve(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
