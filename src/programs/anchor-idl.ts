@@ -204,6 +204,20 @@ export class TruncatedDataError extends Error {
   }
 }
 
+interface SizedLayout {
+  readonly span: number;
+  getSpan(b: Buffer, offset?: number): number;
+}
+
+// The Borsh layouts read past the end of a short buffer as zeros instead of failing, so the size a
+// layout needs is checked before decoding (variable-size layouts measure themselves, and throw
+// when even their length prefixes are cut off).
+function checkSpan(layout: SizedLayout | undefined, body: Buffer): void {
+  if (layout === undefined) return;
+  const span = layout.span >= 0 ? layout.span : layout.getSpan(body, 0);
+  if (span > body.length) throw new RangeError(`needs ${span} bytes, has ${body.length}`);
+}
+
 /**
  * The coder for one Anchor program. `decode*` return null for an unknown discriminator, decode the
  * known prefix of a longer payload (a newer program version's trailing fields are ignored), and
@@ -256,10 +270,9 @@ export class AnchorCodec {
     ).ixLayouts.get(entry.name);
     if (layout === undefined) return null;
     try {
-      return {
-        name: entry.name,
-        data: layout.layout.decode(Buffer.from(data.subarray(DISCRIMINATOR_LENGTH))) as Record<string, unknown>,
-      };
+      const body = Buffer.from(data.subarray(DISCRIMINATOR_LENGTH));
+      checkSpan(layout.layout as unknown as SizedLayout, body);
+      return { name: entry.name, data: layout.layout.decode(body) as Record<string, unknown> };
     } catch (err) {
       throw new TruncatedDataError(`instruction ${entry.name}`, err);
     }
@@ -275,18 +288,12 @@ export class AnchorCodec {
     };
   }
 
-  /** Decodes a defined type (no discriminator) from `bytes`. */
-  decodeDefined(name: string, bytes: Uint8Array): Record<string, unknown> {
-    try {
-      return this.coder.types.decode(name, Buffer.from(bytes)) as Record<string, unknown>;
-    } catch (err) {
-      throw new TruncatedDataError(`type ${name}`, err);
-    }
-  }
-
   private decodeType(name: string, data: Uint8Array, what: string): Record<string, unknown> {
+    const body = Buffer.from(data.subarray(DISCRIMINATOR_LENGTH));
+    const layouts = (this.coder.types as unknown as { typeLayouts: Map<string, SizedLayout> }).typeLayouts;
     try {
-      return this.coder.types.decode(name, Buffer.from(data.subarray(DISCRIMINATOR_LENGTH))) as Record<string, unknown>;
+      checkSpan(layouts.get(name), body);
+      return this.coder.types.decode(name, body) as Record<string, unknown>;
     } catch (err) {
       throw new TruncatedDataError(what, err);
     }

@@ -224,7 +224,8 @@ export class SplGovernanceDecoder implements ProgramDecoder {
   private proposalIndex(pubkey: string, governance: string, mint: string): number | null {
     const gov = this.governances.get(governance);
     if (gov === undefined) return null;
-    for (let i = Math.min(gov.proposalCount, 4096) - 1; i >= 0; i--)
+    // +1: a new proposal account can arrive before its governance's incremented count.
+    for (let i = Math.min(gov.proposalCount + 1, 4096) - 1; i >= 0; i--)
       if (proposalAddress(this.programId, governance, mint, i) === pubkey) return i;
     return null;
   }

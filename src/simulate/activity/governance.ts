@@ -482,16 +482,14 @@ export class GovernanceActor implements ProgramActor {
       instruction: ix,
       units: 25_000,
       body: (b) =>
-        b
-          .log('GOVERNANCE-INSTRUCTION: ExecuteTransaction')
-          .invoke(
-            {
-              programId: SYSTEM_PROGRAM_ID,
-              accounts: [meta(treasury, true, true), meta(p.proposer.wallet, false, true)],
-              data: Buffer.from([2, 0, 0, 0, 64, 66, 15, 0, 0, 0, 0, 0]),
-            },
-            150,
-          ),
+        b.log('GOVERNANCE-INSTRUCTION: ExecuteTransaction').invoke(
+          {
+            programId: SYSTEM_PROGRAM_ID,
+            accounts: [meta(treasury, true, true), meta(p.proposer.wallet, false, true)],
+            data: Buffer.from([2, 0, 0, 0, 64, 66, 15, 0, 0, 0, 0, 0]),
+          },
+          150,
+        ),
       accountWrites: [this.proposalWrite(p)],
     });
   }

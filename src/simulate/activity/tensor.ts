@@ -25,6 +25,7 @@ const DEFAULT_PUBKEY = '11111111111111111111111111111111';
 /** TComp's taker fee, in basis points, and the half of it that goes to brokers. */
 const TAKER_FEE_BPS = 200n;
 const BROKER_FEE_PCT = 50n;
+const U64_MAX = 2n ** 64n - 1n;
 
 interface Listing {
   readonly listState: string;
@@ -237,7 +238,7 @@ export class TensorActor implements ProgramActor {
           ...this.common(l.mint),
         }),
         data: this.codec.encodeInstruction('buyLegacy', {
-          maxAmount: bn(l.price + creatorFee),
+          maxAmount: bn(l.price + creatorFee > U64_MAX ? U64_MAX : l.price + creatorFee),
           optionalRoyaltyPct: null,
           authorizationData: null,
         }),
