@@ -38,6 +38,14 @@ export interface Config {
   readonly apiKeys: readonly ApiKey[];
   /** Browser origins allowed to connect; empty means any. */
   readonly allowedOrigins: readonly string[];
+  /**
+   * What `serve` ingests from (SOLSTREAM_INGEST): `rpc` = SOLANA_RPC_URL, `local` = an offline
+   * local cluster started in-process, `off` = gateway only. `auto` (the default) means `rpc` when
+   * SOLANA_RPC_URL is set and `local` otherwise, so a first run shows live data with no setup.
+   */
+  readonly ingest: 'rpc' | 'local' | 'off';
+  /** The in-process local cluster of `ingest: local`. */
+  readonly localCluster: { readonly seed: number; readonly rate: number };
   // --- ingest settings (owned by src/ingest) ---
   readonly solana: SolanaConfig;
   // --- end ingest settings ---
@@ -213,6 +221,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       throw new ConfigError(`SOLSTREAM_ALLOWED_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
     }
   }
+  const ingestRaw = env.SOLSTREAM_INGEST?.trim().toLowerCase() || 'auto';
+  if (!['auto', 'rpc', 'local', 'off'].includes(ingestRaw)) {
+    throw new ConfigError(`SOLSTREAM_INGEST must be auto, rpc, local or off, got "${env.SOLSTREAM_INGEST}"`);
+  }
+  const ingest = ingestRaw === 'auto' ? (env.SOLANA_RPC_URL?.trim() ? 'rpc' : 'local') : (ingestRaw as Config['ingest']);
   return {
     databaseUrl,
     dialect,
@@ -234,6 +247,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     apiKeys: parseApiKeys(env.SOLSTREAM_API_KEYS),
     allowedOrigins,
+    ingest,
+    localCluster: {
+      seed: readInt(env, 'SOLSTREAM_LOCAL_SEED', 1, 0, Number.MAX_SAFE_INTEGER),
+      rate: readInt(env, 'SOLSTREAM_LOCAL_RATE', 5, 0, 10_000),
+    },
     solana: loadSolanaConfig(env), // ingest settings (owned by src/ingest)
   };
 }

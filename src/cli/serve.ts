@@ -1,11 +1,15 @@
-// `solstream serve`: migrate (by default), then run change capture and the gateway on one port;
+// `solstream serve`: migrate (by default), then run change capture and the gateway on one port,
+// and the ingester (from SOLANA_RPC_URL, or from an in-process local cluster on a first run);
 // stop cleanly on SIGTERM / SIGINT, closing in the reverse order of start.
 import type { Config } from '../config.ts';
 import { openChangeFeed } from '../capture/index.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
 import { migrateUp } from '../db/migrator.ts';
 import { startServer } from '../http/server.ts';
+import { startIngester } from '../ingest/ingester.ts';
 import { createLogger } from '../log.ts';
+import { buildDecoders, parseProgramsConfig } from '../programs/registry.ts';
+import { startLocalCluster } from '../simulate/cluster.ts';
 
 export async function run(_argv: string[], config: Config): Promise<number> {
   const logger = createLogger(config);
@@ -28,6 +32,31 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     const server = await startServer({ config, db, feed, logger });
     stack.push({ name: 'server', close: () => server.close() });
     logger.info({ url: server.url }, 'solstream is serving');
+
+    if (config.ingest !== 'off') {
+      // Programs are checked before anything connects to the chain, so a bad SOLSTREAM_PROGRAMS stops the start.
+      const decoders = buildDecoders(parseProgramsConfig(config.solana.programs), {
+        onUnknown: (report) => logger.warn(report, 'unknown discriminator; skipped'),
+      });
+      let solana = config.solana;
+      if (config.ingest === 'local') {
+        const cluster = await startLocalCluster({
+          port: 0,
+          seed: config.localCluster.seed,
+          rate: config.localCluster.rate,
+          onError: (error) => logger.error({ err: (error as Error).message }, 'local cluster activity failed'),
+        });
+        stack.push({ name: 'local cluster', close: () => cluster.close() });
+        solana = { ...solana, rpcUrl: cluster.rpcUrl, wsUrl: cluster.wsUrl };
+        logger.info(
+          { rpcUrl: cluster.rpcUrl, seed: config.localCluster.seed, rate: config.localCluster.rate },
+          'no SOLANA_RPC_URL: ingesting from the offline local cluster (set SOLSTREAM_INGEST=off to serve without it)',
+        );
+      }
+      const ingester = startIngester({ db, config: { solana }, decoders, feed, logger });
+      stack.push({ name: 'ingester', close: () => ingester.close() });
+      logger.info({ rpcUrl: solana.rpcUrl, programs: decoders.map((d) => d.name) }, 'ingesting');
+    }
   } catch (error) {
     logger.error({ err: (error as Error).message }, 'start failed');
     await shutdown();
