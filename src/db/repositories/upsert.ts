@@ -14,6 +14,8 @@ export interface UpsertResult {
   written: number;
   /** Rows already stored exactly as given. */
   unchanged: number;
+  /** Partial state rows (see upsertRows) whose row does not exist yet: nothing was written for them. */
+  missing: number;
 }
 
 export interface UpsertOptions {
@@ -99,8 +101,39 @@ function pgCast(topic: Topic, column: string): string {
 }
 
 /**
+ * Columns a new row of `topic` cannot do without: NOT NULL and no database default (the enum state
+ * columns default to their first label; id and the timestamps are generated).
+ */
+function requiredColumns(topic: Topic): string[] {
+  const defs: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
+  return Object.entries(defs)
+    .filter(([name, def]) => !def.nullable && def.kind !== 'serial' && def.kind !== 'enum' && !GENERATED.has(name))
+    .map(([name]) => name);
+}
+
+function updateSql(db: Database, topic: Topic, columns: string[]): string {
+  const table = TABLES[topic];
+  const pg = db.dialect === 'postgres';
+  const key: readonly string[] = table.naturalKey;
+  const param = (c: string) => {
+    const i = columns.indexOf(c) + 1;
+    return pg ? `$${i}::${pgCast(topic, c)}` : `$${i}`;
+  };
+  const updatable = columns.filter((c) => !key.includes(c));
+  const touch = 'updated_at' in table.columns ? ', updated_at = CURRENT_TIMESTAMP' : '';
+  const differs = updatable.map((c) => (pg ? `${c} IS DISTINCT FROM ${param(c)}` : `${c} IS NOT ${param(c)}`));
+  return (
+    `UPDATE ${topic} SET ${updatable.map((c) => `${c} = ${param(c)}`).join(', ')}${touch} ` +
+    `WHERE ${key.map((c) => `${c} = ${param(c)}`).join(' AND ')} AND (${differs.join(' OR ')}) RETURNING id`
+  );
+}
+
+/**
  * Writes `rows` of `topic` idempotently, in one transaction (the caller's, or a new one). Rows use
  * seed column names; `id`, `created_at` and `updated_at` are filled by the database.
+ * A state row that lacks a column a new row needs (e.g. an escrow's new state from a take-offer
+ * transaction, without its amounts) is a *partial* row: it updates the stored row and never creates
+ * one; when there is none yet it is counted as `missing`.
  * A constraint violation throws a WriteError naming the table, column or key, and nothing of this
  * call is kept.
  */
@@ -110,11 +143,12 @@ export async function upsertRows<T extends Topic>(
   rows: readonly Partial<RowOf<T>>[],
   options: UpsertOptions = {},
 ): Promise<UpsertResult> {
-  if (rows.length === 0) return { written: 0, unchanged: 0 };
+  if (rows.length === 0) return { written: 0, unchanged: 0, missing: 0 };
   const table = TABLES[topic];
   const defs: Readonly<Record<string, ColumnDef>> = table.columns;
+  const required = table.kind === 'state' ? requiredColumns(topic) : [];
   const run = async (transaction: Transaction): Promise<UpsertResult> => {
-    const result: UpsertResult = { written: 0, unchanged: 0 };
+    const result: UpsertResult = { written: 0, unchanged: 0, missing: 0 };
     for (const row of rows) {
       const record = row as Record<string, unknown>;
       const columns = Object.keys(record).filter((c) => !GENERATED.has(c) && record[c] !== undefined);
@@ -128,6 +162,32 @@ export async function upsertRows<T extends Topic>(
           bind: [`${topic}\u0000${key}`],
           transaction,
         });
+      }
+      const partial = required.some((c) => !columns.includes(c));
+      const key: readonly string[] = table.naturalKey;
+      if (partial && key.every((c) => columns.includes(c)) && columns.some((c) => !key.includes(c))) {
+        try {
+          const updated = await db.sequelize.query(`/* update */ ${updateSql(db, topic, columns)}`, {
+            bind,
+            transaction,
+            type: QueryTypes.SELECT,
+          });
+          if (updated.length > 0) {
+            result.written += 1;
+            continue;
+          }
+          const where = key.map((c) => `${c} = $${columns.indexOf(c) + 1}`).join(' AND ');
+          const existing = await db.sequelize.query(`SELECT 1 AS found FROM ${topic} WHERE ${where}`, {
+            bind: key.map((c) => bind[columns.indexOf(c)]),
+            transaction,
+            type: QueryTypes.SELECT,
+          });
+          if (existing.length > 0) result.unchanged += 1;
+          else result.missing += 1;
+        } catch (error) {
+          throw describeWriteError(error, topic);
+        }
+        continue;
       }
       try {
         // The leading comment keeps Sequelize's SQLite dialect from running an INSERT with run(),
