@@ -1,0 +1,125 @@
+// Ingest throughput on PostgreSQL: transactions of the real programs (played by the local
+// cluster's activity script) decoded by the real decoders, then persisted through the ingester's
+// batch writer (idempotent upserts, slot checks, checkpoints) in batches.
+//   node --import=tsx bench/ingest.ts [transactions] [batchSize]
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { openDatabase } from '../src/db/connection.ts';
+import { migrateUp } from '../src/db/migrator.ts';
+import { upsertRows } from '../src/db/repositories/index.ts';
+import { BatchWriter, type Update } from '../src/ingest/writer.ts';
+import { silentLogger } from '../src/log.ts';
+import { buildDecoders, parseProgramsConfig } from '../src/programs/registry.ts';
+import type { DecodedRow } from '../src/programs/types.ts';
+import { ActivityScript } from '../src/simulate/activity/player.ts';
+import { toTransactionInput } from '../src/simulate/activity/transaction-input.ts';
+import { LocalLedger } from '../src/simulate/ledger.ts';
+
+export interface IngestBenchOptions {
+  /** Server to create the scratch database on. */
+  readonly postgresAdminUrl?: string;
+  readonly transactions?: number;
+  readonly batchSize?: number;
+  readonly seed?: number;
+}
+
+export interface IngestBenchResults {
+  readonly transactions: number;
+  /** Decoded updates: one per account write and one per transaction. */
+  readonly updates: number;
+  readonly rows: number;
+  /** Updates the database rejected (logged and skipped by the ingester). */
+  readonly failedUpdates: number;
+  readonly decodedPerSecond: number;
+  readonly persistedUpdatesPerSecond: number;
+  readonly persistedRowsPerSecond: number;
+  readonly batchSize: number;
+}
+
+export async function runIngestBench(options: IngestBenchOptions = {}): Promise<IngestBenchResults> {
+  const adminUrl =
+    options.postgresAdminUrl ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const count = options.transactions ?? 20_000;
+  const batchSize = options.batchSize ?? 500;
+  const name = `solstream_bench_${crypto.randomBytes(5).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ databaseUrl: url.toString(), dialect: 'postgres', sqlitePath: null, poolMax: 4 });
+  try {
+    await migrateUp(db);
+    const decoders = buildDecoders(parseProgramsConfig(undefined));
+    const byProgram = new Map(decoders.map((d) => [d.programId, d]));
+    const ledger = new LocalLedger({ seed: options.seed ?? 1 });
+    const script = new ActivityScript({ seed: options.seed ?? 1 });
+    const played = Array.from({ length: count }, () => {
+      const tx = script.next();
+      return { tx, submitted: ledger.submit(tx) };
+    });
+
+    // Decode, as the ingester does: each account write and each transaction is one update.
+    const decodeStart = process.hrtime.bigint();
+    const updates: Update[] = [];
+    for (const { tx, submitted } of played) {
+      const input = toTransactionInput(tx, submitted);
+      for (const write of tx.accountWrites) {
+        const decoder = byProgram.get(write.owner);
+        if (decoder !== undefined)
+          updates.push({ rows: decoder.decodeAccount(write.pubkey, write.data, submitted.slot), source: write.pubkey });
+      }
+      const programs = new Set(tx.instructions.map((ix) => ix.programId));
+      for (const programId of programs) {
+        const decoder = byProgram.get(programId);
+        if (decoder === undefined) continue;
+        updates.push({
+          rows: decoder.decodeTransaction(input),
+          source: submitted.signature,
+          checkpoint: { programId, slot: submitted.slot, signature: submitted.signature },
+        });
+      }
+    }
+    const decodeSeconds = Number(process.hrtime.bigint() - decodeStart) / 1e9;
+
+    const writer = new BatchWriter(db, { upsert: upsertRows, logger: silentLogger });
+    const writeStart = process.hrtime.bigint();
+    let rows = 0;
+    let failedUpdates = 0;
+    for (let i = 0; i < updates.length; i += batchSize) {
+      const result = await writer.write(updates.slice(i, i + batchSize));
+      rows += result.rowsWritten;
+      failedUpdates += result.failedUpdates;
+    }
+    const writeSeconds = Number(process.hrtime.bigint() - writeStart) / 1e9;
+    return {
+      transactions: count,
+      updates: updates.length,
+      rows,
+      failedUpdates,
+      decodedPerSecond: Math.round(updates.length / decodeSeconds),
+      persistedUpdatesPerSecond: Math.round(updates.length / writeSeconds),
+      persistedRowsPerSecond: Math.round(rows / writeSeconds),
+      batchSize,
+    };
+  } finally {
+    await db.close();
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [transactions, batchSize] = process.argv.slice(2).map(Number);
+  const results = await runIngestBench({
+    ...(transactions ? { transactions } : {}),
+    ...(batchSize ? { batchSize } : {}),
+  });
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
