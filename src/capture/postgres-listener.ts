@@ -32,7 +32,10 @@ export async function startPostgresListener(
     // Reconnect for ever (retryTimeout 0 = no deadline): a database that comes back is caught up.
     { parse: (raw: string) => raw, retryLimit: Infinity, retryTimeout: 0, retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 5000), paranoidChecking: 10_000 },
   );
+  // While starting or reconnecting, notifications wait until the change log has been read up to
+  // them: handled earlier, one would move the position past the changes missed while away.
   let starting = true;
+  let holding = true;
   const held: string[] = [];
 
   const handle = (raw: string): void => {
@@ -55,20 +58,25 @@ export async function startPostgresListener(
   };
 
   subscriber.notifications.on(CAPTURE_CHANNEL, (raw: string) => {
-    if (starting) held.push(raw);
+    if (holding) held.push(raw);
     else handle(raw);
   });
   subscriber.events.on('reconnect', (attempt: number) => {
+    holding = true;
     sink.setLive(false);
     sink.logger.warn({ attempt }, 'change listener lost its PostgreSQL connection; reconnecting');
   });
   subscriber.events.on('connected', () => {
     if (starting) return;
     sink.logger.info('change listener reconnected; catching up from the change log');
+    // pg-listen announces 'connected' after LISTEN, and notifications that came with the LISTEN
+    // reply have already been delivered (held above). Queue the catch-up first, then them.
     sink.catchUp().then(
       () => sink.setLive(true),
       () => undefined,
     );
+    holding = false;
+    for (const raw of held.splice(0)) handle(raw);
   });
   subscriber.events.on('error', (error: Error) => {
     sink.setLive(false);
@@ -79,6 +87,7 @@ export async function startPostgresListener(
   await subscriber.listenTo(CAPTURE_CHANNEL);
   await onListening();
   starting = false;
+  holding = false;
   for (const raw of held.splice(0)) handle(raw);
   sink.setLive(true);
 
