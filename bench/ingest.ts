@@ -10,7 +10,6 @@ import { upsertRows } from '../src/db/repositories/index.ts';
 import { BatchWriter, type Update } from '../src/ingest/writer.ts';
 import { silentLogger } from '../src/log.ts';
 import { buildDecoders, parseProgramsConfig } from '../src/programs/registry.ts';
-import type { DecodedRow } from '../src/programs/types.ts';
 import { ActivityScript } from '../src/simulate/activity/player.ts';
 import { toTransactionInput } from '../src/simulate/activity/transaction-input.ts';
 import { LocalLedger } from '../src/simulate/ledger.ts';
