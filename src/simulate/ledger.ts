@@ -2,19 +2,13 @@
 // transaction. Everything is final as soon as it is submitted (there are no forks to roll back),
 // so every commitment level sees the same state. Deterministic from a seed: signatures and
 // blockhashes are hashes of the seed and a counter.
-import { createHash } from "node:crypto";
-import { utils } from "@coral-xyz/anchor";
-import type {
-  SimAccountWrite,
-  SimInstruction,
-  SimLedger,
-  SimTransaction,
-  SubmittedTransaction,
-} from "./types.ts";
+import { createHash } from 'node:crypto';
+import { utils } from '@coral-xyz/anchor';
+import type { SimAccountWrite, SimInstruction, SimLedger, SimTransaction, SubmittedTransaction } from './types.ts';
 
 const bs58 = utils.bytes.bs58;
 
-export const SYSTEM_PROGRAM_ID = "11111111111111111111111111111111";
+export const SYSTEM_PROGRAM_ID = '11111111111111111111111111111111';
 
 export interface MessageHeader {
   readonly numRequiredSignatures: number;
@@ -98,9 +92,7 @@ export class LocalLedger implements SimLedger {
   }
 
   blockhash(slot = this.currentSlot): string {
-    return bs58.encode(
-      createHash("sha256").update(`blockhash:${this.seed}:${slot}`).digest(),
-    );
+    return bs58.encode(createHash('sha256').update(`blockhash:${this.seed}:${slot}`).digest());
   }
 
   blockTime(slot: number): number | null {
@@ -116,9 +108,7 @@ export class LocalLedger implements SimLedger {
   }
 
   accountsOwnedBy(owner: string): [string, StoredAccount][] {
-    return [...this.accounts].filter(
-      ([, stored]) => stored.account.owner === owner,
-    );
+    return [...this.accounts].filter(([, stored]) => stored.account.owner === owner);
   }
 
   getTransaction(signature: string): StoredTransaction | null {
@@ -135,14 +125,8 @@ export class LocalLedger implements SimLedger {
     options: { before?: string; until?: string; limit: number },
   ): StoredTransaction[] {
     const seqs = this.byAddress.get(address) ?? [];
-    const beforeSeq =
-      options.before === undefined
-        ? Infinity
-        : (this.bySignature.get(options.before)?.seq ?? -1);
-    const untilSeq =
-      options.until === undefined
-        ? -1
-        : (this.bySignature.get(options.until)?.seq ?? -1);
+    const beforeSeq = options.before === undefined ? Infinity : (this.bySignature.get(options.before)?.seq ?? -1);
+    const untilSeq = options.until === undefined ? -1 : (this.bySignature.get(options.until)?.seq ?? -1);
     const out: StoredTransaction[] = [];
     for (let i = seqs.length - 1; i >= 0 && out.length < options.limit; i--) {
       const seq = seqs[i] as number;
@@ -161,10 +145,7 @@ export class LocalLedger implements SimLedger {
 
   submit(input: SimTransaction): SubmittedTransaction {
     const slot = this.currentSlot + 1;
-    const blockTime = Math.max(
-      Math.floor(this.now() / 1000),
-      this.blockTimes.get(this.currentSlot) ?? 0,
-    );
+    const blockTime = Math.max(Math.floor(this.now() / 1000), this.blockTimes.get(this.currentSlot) ?? 0);
     const seq = this.transactions.length;
     const { accountKeys, header } = compileKeys(input);
     const index = new Map(accountKeys.map((key, i) => [key, i]));
@@ -173,34 +154,18 @@ export class LocalLedger implements SimLedger {
       accounts: ix.accounts.map((meta) => index.get(meta.pubkey) as number),
       data: bs58.encode(ix.data),
     });
-    const signatures = Array.from(
-      { length: header.numRequiredSignatures },
-      (_, i) =>
-        bs58.encode(
-          createHash("sha512")
-            .update(`signature:${this.seed}:${seq}:${i}`)
-            .digest(),
-        ),
+    const signatures = Array.from({ length: header.numRequiredSignatures }, (_, i) =>
+      bs58.encode(createHash('sha512').update(`signature:${this.seed}:${seq}:${i}`).digest()),
     );
-    const fee =
-      input.fee ??
-      LAMPORTS_PER_SIGNATURE * BigInt(header.numRequiredSignatures);
-    const preBalances = accountKeys.map(
-      (key) => this.accounts.get(key)?.account.lamports ?? 0n,
-    );
+    const fee = input.fee ?? LAMPORTS_PER_SIGNATURE * BigInt(header.numRequiredSignatures);
+    const preBalances = accountKeys.map((key) => this.accounts.get(key)?.account.lamports ?? 0n);
     const failed = input.err !== undefined && input.err !== null;
     // A failed transaction still pays its fee but changes nothing else.
     const writes = failed ? [] : input.accountWrites;
-    const postLamports = new Map<string, bigint>(
-      writes.map((w) => [w.pubkey, w.lamports]),
-    );
+    const postLamports = new Map<string, bigint>(writes.map((w) => [w.pubkey, w.lamports]));
     const postBalances = accountKeys.map((key, i) => {
       const after = postLamports.get(key) ?? (preBalances[i] as bigint);
-      return key === input.feePayer && !postLamports.has(key)
-        ? after > fee
-          ? after - fee
-          : 0n
-        : after;
+      return key === input.feePayer && !postLamports.has(key) ? (after > fee ? after - fee : 0n) : after;
     });
     const tx: StoredTransaction = {
       seq,
@@ -240,8 +205,7 @@ export class LocalLedger implements SimLedger {
       if (list === undefined) this.byAddress.set(key, (list = []));
       list.push(seq);
     }
-    for (const listener of this.listeners)
-      listener({ tx, accountWrites: writes });
+    for (const listener of this.listeners) listener({ tx, accountWrites: writes });
     return { signature: signatures[0] as string, slot, blockTime };
   }
 }
@@ -268,34 +232,24 @@ function compileKeys(tx: SimTransaction): {
   add(tx.feePayer, true, true);
   for (const signer of tx.signers ?? []) add(signer, true, false);
   const visit = (ix: SimInstruction) => {
-    for (const meta of ix.accounts)
-      add(meta.pubkey, meta.isSigner, meta.isWritable);
+    for (const meta of ix.accounts) add(meta.pubkey, meta.isSigner, meta.isWritable);
     add(ix.programId, false, false);
   };
   tx.instructions.forEach(visit);
-  for (const inner of tx.innerInstructions ?? [])
-    inner.instructions.forEach(visit);
+  for (const inner of tx.innerInstructions ?? []) inner.instructions.forEach(visit);
   for (const write of tx.accountWrites) add(write.pubkey, false, true);
 
   const keys = [...flags];
   const pick = (signer: boolean, writable: boolean) =>
     keys
-      .filter(
-        ([key, f]) =>
-          f.signer === signer && f.writable === writable && key !== tx.feePayer,
-      )
+      .filter(([key, f]) => f.signer === signer && f.writable === writable && key !== tx.feePayer)
       .map(([key]) => key);
   const signedWritable = [tx.feePayer, ...pick(true, true)];
   const signedReadonly = pick(true, false);
   const unsignedWritable = pick(false, true);
   const unsignedReadonly = pick(false, false);
   return {
-    accountKeys: [
-      ...signedWritable,
-      ...signedReadonly,
-      ...unsignedWritable,
-      ...unsignedReadonly,
-    ],
+    accountKeys: [...signedWritable, ...signedReadonly, ...unsignedWritable, ...unsignedReadonly],
     header: {
       numRequiredSignatures: signedWritable.length + signedReadonly.length,
       numReadonlySignedAccounts: signedReadonly.length,

@@ -1,31 +1,31 @@
 // The PubSub (websocket) half of the local cluster: subscriptions and their notifications in the
 // validator's wire format (`{"jsonrpc":"2.0","method":"programNotification","params":{"result":…,
 // "subscription":N}}`). Every transaction is final when submitted, so all commitments behave alike.
-import type { WebSocket } from "ws";
-import type { LedgerCommit, LocalLedger } from "./ledger.ts";
-import { RpcError, compileFilters, encodeAccount } from "./rpc-methods.ts";
+import type { WebSocket } from 'ws';
+import type { LedgerCommit, LocalLedger } from './ledger.ts';
+import { RpcError, compileFilters, encodeAccount } from './rpc-methods.ts';
 
 type Subscription =
-  | { kind: "program"; program: string; matches: (data: Uint8Array) => boolean }
-  | { kind: "account"; pubkey: string }
-  | { kind: "logs"; mentions: string | null }
-  | { kind: "slot" }
-  | { kind: "signature"; signature: string };
+  | { kind: 'program'; program: string; matches: (data: Uint8Array) => boolean }
+  | { kind: 'account'; pubkey: string }
+  | { kind: 'logs'; mentions: string | null }
+  | { kind: 'slot' }
+  | { kind: 'signature'; signature: string };
 
-const NOTIFICATION: Record<Subscription["kind"], string> = {
-  program: "programNotification",
-  account: "accountNotification",
-  logs: "logsNotification",
-  slot: "slotNotification",
-  signature: "signatureNotification",
+const NOTIFICATION: Record<Subscription['kind'], string> = {
+  program: 'programNotification',
+  account: 'accountNotification',
+  logs: 'logsNotification',
+  slot: 'slotNotification',
+  signature: 'signatureNotification',
 };
 
-const UNSUBSCRIBE: Record<string, Subscription["kind"]> = {
-  programUnsubscribe: "program",
-  accountUnsubscribe: "account",
-  logsUnsubscribe: "logs",
-  slotUnsubscribe: "slot",
-  signatureUnsubscribe: "signature",
+const UNSUBSCRIBE: Record<string, Subscription['kind']> = {
+  programUnsubscribe: 'program',
+  accountUnsubscribe: 'account',
+  logsUnsubscribe: 'logs',
+  slotUnsubscribe: 'slot',
+  signatureUnsubscribe: 'signature',
 };
 
 export interface PubSubOptions {
@@ -48,15 +48,15 @@ export class PubSub {
   attach(socket: WebSocket): void {
     const subscriptions = new Map<number, Subscription>();
     this.sockets.set(socket, subscriptions);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("message", (raw) => {
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('message', (raw) => {
       let request: { id?: unknown; method?: unknown; params?: unknown };
       try {
         request = JSON.parse(String(raw)) as typeof request;
       } catch {
         send(socket, {
-          jsonrpc: "2.0",
-          error: { code: -32700, message: "Parse error" },
+          jsonrpc: '2.0',
+          error: { code: -32700, message: 'Parse error' },
           id: null,
         });
         return;
@@ -64,19 +64,12 @@ export class PubSub {
       // Requests without an id are notifications (web3.js sends `ping` every 5 s); nothing to answer.
       if (request.id === undefined || request.id === null) return;
       try {
-        const result = this.handle(
-          subscriptions,
-          String(request.method),
-          request.params,
-        );
-        send(socket, { jsonrpc: "2.0", result, id: request.id });
+        const result = this.handle(subscriptions, String(request.method), request.params);
+        send(socket, { jsonrpc: '2.0', result, id: request.id });
       } catch (error) {
-        const rpc =
-          error instanceof RpcError
-            ? error
-            : new RpcError(-32603, (error as Error).message);
+        const rpc = error instanceof RpcError ? error : new RpcError(-32603, (error as Error).message);
         send(socket, {
-          jsonrpc: "2.0",
+          jsonrpc: '2.0',
           error: { code: rpc.code, message: rpc.message },
           id: request.id,
         });
@@ -99,18 +92,13 @@ export class PubSub {
     this.unlisten();
   }
 
-  private handle(
-    subscriptions: Map<number, Subscription>,
-    method: string,
-    rawParams: unknown,
-  ): unknown {
+  private handle(subscriptions: Map<number, Subscription>, method: string, rawParams: unknown): unknown {
     const params = Array.isArray(rawParams) ? (rawParams as unknown[]) : [];
     const unsubscribeKind = UNSUBSCRIBE[method];
     if (unsubscribeKind !== undefined) {
       const id = params[0];
-      const sub = typeof id === "number" ? subscriptions.get(id) : undefined;
-      if (sub === undefined || sub.kind !== unsubscribeKind)
-        throw new RpcError(-32602, "Invalid subscription id.");
+      const sub = typeof id === 'number' ? subscriptions.get(id) : undefined;
+      if (sub === undefined || sub.kind !== unsubscribeKind) throw new RpcError(-32602, 'Invalid subscription id.');
       subscriptions.delete(id as number);
       return true;
     }
@@ -121,84 +109,58 @@ export class PubSub {
     };
     const cfg = (index: number): Record<string, unknown> => {
       const value = params[index];
-      return typeof value === "object" && value !== null
-        ? (value as Record<string, unknown>)
-        : {};
+      return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
     };
     const pubkey = (index: number): string => {
       const value = params[index];
-      if (typeof value !== "string" || value.length < 32 || value.length > 44) {
-        throw new RpcError(-32602, "Invalid Request: Invalid pubkey provided");
+      if (typeof value !== 'string' || value.length < 32 || value.length > 44) {
+        throw new RpcError(-32602, 'Invalid Request: Invalid pubkey provided');
       }
       return value;
     };
     switch (method) {
-      case "programSubscribe": {
+      case 'programSubscribe': {
         const program = pubkey(0);
-        const encoding = cfg(1).encoding ?? "base64";
-        if (encoding !== "base64")
-          throw new RpcError(
-            -32602,
-            `the local cluster notifies base64 only, not ${String(encoding)}`,
-          );
+        const encoding = cfg(1).encoding ?? 'base64';
+        if (encoding !== 'base64')
+          throw new RpcError(-32602, `the local cluster notifies base64 only, not ${String(encoding)}`);
         return subscribe({
-          kind: "program",
+          kind: 'program',
           program,
           matches: compileFilters(cfg(1).filters),
         });
       }
-      case "accountSubscribe":
-        return subscribe({ kind: "account", pubkey: pubkey(0) });
-      case "logsSubscribe": {
+      case 'accountSubscribe':
+        return subscribe({ kind: 'account', pubkey: pubkey(0) });
+      case 'logsSubscribe': {
         const filter = params[0];
-        if (filter === "all" || filter === "allWithVotes")
-          return subscribe({ kind: "logs", mentions: null });
-        const mentions = (filter as { mentions?: unknown } | undefined)
-          ?.mentions;
-        if (
-          !Array.isArray(mentions) ||
-          mentions.length !== 1 ||
-          typeof mentions[0] !== "string"
-        ) {
-          throw new RpcError(
-            -32602,
-            "Invalid Request: Only 1 address supported",
-          );
+        if (filter === 'all' || filter === 'allWithVotes') return subscribe({ kind: 'logs', mentions: null });
+        const mentions = (filter as { mentions?: unknown } | undefined)?.mentions;
+        if (!Array.isArray(mentions) || mentions.length !== 1 || typeof mentions[0] !== 'string') {
+          throw new RpcError(-32602, 'Invalid Request: Only 1 address supported');
         }
-        return subscribe({ kind: "logs", mentions: mentions[0] });
+        return subscribe({ kind: 'logs', mentions: mentions[0] });
       }
-      case "slotSubscribe":
-        return subscribe({ kind: "slot" });
-      case "signatureSubscribe": {
+      case 'slotSubscribe':
+        return subscribe({ kind: 'slot' });
+      case 'signatureSubscribe': {
         const signature = params[0];
-        if (typeof signature !== "string")
-          throw new RpcError(
-            -32602,
-            "Invalid Request: Invalid signature provided",
-          );
-        const id = subscribe({ kind: "signature", signature });
+        if (typeof signature !== 'string') throw new RpcError(-32602, 'Invalid Request: Invalid signature provided');
+        const id = subscribe({ kind: 'signature', signature });
         const tx = this.ledger.getTransaction(signature);
         // Already final: answer at once, as a validator does for a signature it has seen.
-        if (tx !== null)
-          setImmediate(() =>
-            this.notifySignature(subscriptions, id, tx.slot, tx.err),
-          );
+        if (tx !== null) setImmediate(() => this.notifySignature(subscriptions, id, tx.slot, tx.err));
         return id;
       }
       default:
-        throw new RpcError(-32601, "Method not found");
+        throw new RpcError(-32601, 'Method not found');
     }
   }
 
-  private notifySignature(
-    subscriptions: Map<number, Subscription>,
-    id: number,
-    slot: number,
-    err: unknown,
-  ): void {
+  private notifySignature(subscriptions: Map<number, Subscription>, id: number, slot: number, err: unknown): void {
     for (const [socket, subs] of this.sockets) {
       if (subs !== subscriptions || !subs.has(id)) continue;
-      this.notify(socket, "signature", id, {
+      this.notify(socket, 'signature', id, {
         context: { slot },
         value: { err },
       });
@@ -214,26 +176,25 @@ export class PubSub {
     for (const [socket, subs] of this.sockets) {
       for (const [id, sub] of subs) {
         switch (sub.kind) {
-          case "slot":
-            this.notify(socket, "slot", id, {
+          case 'slot':
+            this.notify(socket, 'slot', id, {
               parent: slot - 1,
               slot,
               root: slot - 1,
             });
             break;
-          case "logs":
+          case 'logs':
             if (sub.mentions === null || keys.has(sub.mentions)) {
-              this.notify(socket, "logs", id, {
+              this.notify(socket, 'logs', id, {
                 context,
                 value: { signature, err: tx.err, logs: tx.logMessages },
               });
             }
             break;
-          case "program":
+          case 'program':
             for (const write of accountWrites) {
-              if (write.owner !== sub.program || !sub.matches(write.data))
-                continue;
-              this.notify(socket, "program", id, {
+              if (write.owner !== sub.program || !sub.matches(write.data)) continue;
+              this.notify(socket, 'program', id, {
                 context,
                 value: {
                   pubkey: write.pubkey,
@@ -242,18 +203,18 @@ export class PubSub {
               });
             }
             break;
-          case "account":
+          case 'account':
             for (const write of accountWrites) {
               if (write.pubkey === sub.pubkey)
-                this.notify(socket, "account", id, {
+                this.notify(socket, 'account', id, {
                   context,
                   value: encodeAccount({ account: write }),
                 });
             }
             break;
-          case "signature":
+          case 'signature':
             if (sub.signature === signature) {
-              this.notify(socket, "signature", id, {
+              this.notify(socket, 'signature', id, {
                 context,
                 value: { err: tx.err },
               });
@@ -265,14 +226,9 @@ export class PubSub {
     }
   }
 
-  private notify(
-    socket: WebSocket,
-    kind: Subscription["kind"],
-    subscription: number,
-    result: unknown,
-  ): void {
+  private notify(socket: WebSocket, kind: Subscription['kind'], subscription: number, result: unknown): void {
     const message = {
-      jsonrpc: "2.0",
+      jsonrpc: '2.0',
       method: NOTIFICATION[kind],
       params: { result, subscription },
     };

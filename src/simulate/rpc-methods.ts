@@ -1,20 +1,16 @@
 // The JSON-RPC methods of the local cluster, in the shapes a Solana validator returns them (the
 // subset solstream and its tests use). Pure functions of the ledger; transport is rpc-server.ts.
-import { utils } from "@coral-xyz/anchor";
-import type {
-  LocalLedger,
-  StoredAccount,
-  StoredTransaction,
-} from "./ledger.ts";
+import { utils } from '@coral-xyz/anchor';
+import type { LocalLedger, StoredAccount, StoredTransaction } from './ledger.ts';
 
 const bs58 = utils.bytes.bs58;
 
 /** The validator version the local cluster claims to be (web3.js only reads it). */
 export const CLUSTER_VERSION = {
-  "solana-core": "1.18.26",
-  "feature-set": 3241752014,
+  'solana-core': '1.18.26',
+  'feature-set': 3241752014,
 };
-const API_VERSION = "1.18.26";
+const API_VERSION = '1.18.26';
 const MAX_SIGNATURES_LIMIT = 1000;
 const MAX_MULTIPLE_ACCOUNTS = 100;
 
@@ -24,12 +20,11 @@ export class RpcError extends Error {
     message: string,
   ) {
     super(message);
-    this.name = "RpcError";
+    this.name = 'RpcError';
   }
 }
 
-const invalidParams = (message: string) =>
-  new RpcError(-32602, `Invalid params: ${message}`);
+const invalidParams = (message: string) => new RpcError(-32602, `Invalid params: ${message}`);
 
 type Params = readonly unknown[];
 type Method = (ledger: LocalLedger, params: Params) => unknown;
@@ -37,15 +32,13 @@ type Method = (ledger: LocalLedger, params: Params) => unknown;
 function config(params: Params, index: number): Record<string, unknown> {
   const value = params[index];
   if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value))
-    throw invalidParams(`parameter ${index} must be an object`);
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalidParams(`parameter ${index} must be an object`);
   return value as Record<string, unknown>;
 }
 
 function pubkeyParam(params: Params, index: number): string {
   const value = params[index];
-  if (typeof value !== "string" || !isBase58Of(value, 32))
-    throw invalidParams("Invalid param: WrongSize");
+  if (typeof value !== 'string' || !isBase58Of(value, 32)) throw invalidParams('Invalid param: WrongSize');
   return value;
 }
 
@@ -63,10 +56,10 @@ const context = (ledger: LocalLedger) => ({
 });
 
 /** An account in the `base64` encoding. */
-export function encodeAccount(stored: Pick<StoredAccount, "account">) {
+export function encodeAccount(stored: Pick<StoredAccount, 'account'>) {
   const { account } = stored;
   return {
-    data: [Buffer.from(account.data).toString("base64"), "base64"],
+    data: [Buffer.from(account.data).toString('base64'), 'base64'],
     executable: false,
     lamports: Number(account.lamports),
     owner: account.owner,
@@ -76,58 +69,37 @@ export function encodeAccount(stored: Pick<StoredAccount, "account">) {
 }
 
 function checkEncoding(cfg: Record<string, unknown>): void {
-  const encoding = cfg.encoding ?? "base64";
-  if (encoding !== "base64")
-    throw invalidParams(
-      `the local cluster serves account data as base64 only, not ${String(encoding)}`,
-    );
+  const encoding = cfg.encoding ?? 'base64';
+  if (encoding !== 'base64')
+    throw invalidParams(`the local cluster serves account data as base64 only, not ${String(encoding)}`);
 }
 
-type Filter =
-  | { memcmp: { offset: number; bytes: string; encoding?: string } }
-  | { dataSize: number };
+type Filter = { memcmp: { offset: number; bytes: string; encoding?: string } } | { dataSize: number };
 
 /** Checks getProgramAccounts / programSubscribe filters; returns a predicate over account data. */
 export function compileFilters(raw: unknown): (data: Uint8Array) => boolean {
   if (raw === undefined || raw === null) return () => true;
-  if (!Array.isArray(raw)) throw invalidParams("filters must be an array");
-  const tests = (raw as unknown[]).map(
-    (filter): ((data: Uint8Array) => boolean) => {
-      const f = filter as Filter;
-      if (
-        typeof f === "object" &&
-        f !== null &&
-        "dataSize" in f &&
-        typeof f.dataSize === "number"
-      ) {
-        const size = f.dataSize;
-        return (data) => data.length === size;
+  if (!Array.isArray(raw)) throw invalidParams('filters must be an array');
+  const tests = (raw as unknown[]).map((filter): ((data: Uint8Array) => boolean) => {
+    const f = filter as Filter;
+    if (typeof f === 'object' && f !== null && 'dataSize' in f && typeof f.dataSize === 'number') {
+      const size = f.dataSize;
+      return (data) => data.length === size;
+    }
+    if (typeof f === 'object' && f !== null && 'memcmp' in f && typeof f.memcmp === 'object') {
+      const { offset, bytes, encoding = 'base58' } = f.memcmp;
+      if (typeof offset !== 'number' || typeof bytes !== 'string') throw invalidParams('memcmp needs offset and bytes');
+      let expected: Uint8Array;
+      try {
+        expected = encoding === 'base64' ? Buffer.from(bytes, 'base64') : bs58.decode(bytes);
+      } catch {
+        throw invalidParams(`memcmp bytes are not valid ${encoding}`);
       }
-      if (
-        typeof f === "object" &&
-        f !== null &&
-        "memcmp" in f &&
-        typeof f.memcmp === "object"
-      ) {
-        const { offset, bytes, encoding = "base58" } = f.memcmp;
-        if (typeof offset !== "number" || typeof bytes !== "string")
-          throw invalidParams("memcmp needs offset and bytes");
-        let expected: Uint8Array;
-        try {
-          expected =
-            encoding === "base64"
-              ? Buffer.from(bytes, "base64")
-              : bs58.decode(bytes);
-        } catch {
-          throw invalidParams(`memcmp bytes are not valid ${encoding}`);
-        }
-        return (data) =>
-          offset + expected.length <= data.length &&
-          expected.every((byte, i) => data[offset + i] === byte);
-      }
-      throw invalidParams(`unsupported filter ${JSON.stringify(filter)}`);
-    },
-  );
+      return (data) =>
+        offset + expected.length <= data.length && expected.every((byte, i) => data[offset + i] === byte);
+    }
+    throw invalidParams(`unsupported filter ${JSON.stringify(filter)}`);
+  });
   return (data) => tests.every((test) => test(data));
 }
 
@@ -136,7 +108,7 @@ export function encodeTransaction(tx: StoredTransaction, versioned: boolean) {
   return {
     slot: tx.slot,
     blockTime: tx.blockTime,
-    ...(versioned ? { version: "legacy" } : {}),
+    ...(versioned ? { version: 'legacy' } : {}),
     meta: {
       err: tx.err,
       status: tx.err === null ? { Ok: null } : { Err: tx.err },
@@ -173,7 +145,7 @@ export function encodeTransaction(tx: StoredTransaction, versioned: boolean) {
 }
 
 const METHODS: Record<string, Method> = {
-  getHealth: () => "ok",
+  getHealth: () => 'ok',
   getVersion: () => CLUSTER_VERSION,
   getGenesisHash: (ledger) => ledger.blockhash(0),
   getSlot: (ledger) => ledger.slot(),
@@ -195,8 +167,7 @@ const METHODS: Record<string, Method> = {
   }),
   getMinimumBalanceForRentExemption: (_ledger, params) => {
     const size = params[0];
-    if (typeof size !== "number" || size < 0)
-      throw invalidParams("data length must be a number");
+    if (typeof size !== 'number' || size < 0) throw invalidParams('data length must be a number');
     return (size + 128) * 6960;
   },
   getBalance: (ledger, params) => ({
@@ -215,9 +186,7 @@ const METHODS: Record<string, Method> = {
   getMultipleAccounts: (ledger, params) => {
     const keys = params[0];
     if (!Array.isArray(keys) || keys.length > MAX_MULTIPLE_ACCOUNTS) {
-      throw invalidParams(
-        `expected an array of at most ${MAX_MULTIPLE_ACCOUNTS} pubkeys`,
-      );
+      throw invalidParams(`expected an array of at most ${MAX_MULTIPLE_ACCOUNTS} pubkeys`);
     }
     checkEncoding(config(params, 1));
     const value = keys.map((_, i) => {
@@ -235,32 +204,24 @@ const METHODS: Record<string, Method> = {
       .accountsOwnedBy(program)
       .filter(([, stored]) => matches(stored.account.data))
       .map(([pubkey, stored]) => ({ pubkey, account: encodeAccount(stored) }));
-    return cfg.withContext === true
-      ? { context: context(ledger), value }
-      : value;
+    return cfg.withContext === true ? { context: context(ledger), value } : value;
   },
   getSignaturesForAddress: (ledger, params) => {
     const address = pubkeyParam(params, 0);
     const cfg = config(params, 1);
     const limit = cfg.limit ?? MAX_SIGNATURES_LIMIT;
-    if (
-      typeof limit !== "number" ||
-      !Number.isInteger(limit) ||
-      limit < 1 ||
-      limit > MAX_SIGNATURES_LIMIT
-    ) {
-      throw invalidParams("Invalid limit; max 1000");
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_SIGNATURES_LIMIT) {
+      throw invalidParams('Invalid limit; max 1000');
     }
-    for (const name of ["before", "until"] as const) {
+    for (const name of ['before', 'until'] as const) {
       const v = cfg[name];
-      if (v !== undefined && (typeof v !== "string" || !isBase58Of(v, 64)))
-        throw invalidParams(`Invalid ${name}`);
+      if (v !== undefined && (typeof v !== 'string' || !isBase58Of(v, 64))) throw invalidParams(`Invalid ${name}`);
     }
     return ledger
       .signaturesForAddress(address, {
         limit,
-        ...(typeof cfg.before === "string" ? { before: cfg.before } : {}),
-        ...(typeof cfg.until === "string" ? { until: cfg.until } : {}),
+        ...(typeof cfg.before === 'string' ? { before: cfg.before } : {}),
+        ...(typeof cfg.until === 'string' ? { until: cfg.until } : {}),
       })
       .map((tx) => ({
         signature: tx.signatures[0],
@@ -268,67 +229,50 @@ const METHODS: Record<string, Method> = {
         err: tx.err,
         memo: null,
         blockTime: tx.blockTime,
-        confirmationStatus: "finalized",
+        confirmationStatus: 'finalized',
       }));
   },
   getTransaction: (ledger, params) => {
     const signature = params[0];
-    if (typeof signature !== "string" || !isBase58Of(signature, 64))
-      throw invalidParams("Invalid param: WrongSize");
+    if (typeof signature !== 'string' || !isBase58Of(signature, 64)) throw invalidParams('Invalid param: WrongSize');
     const cfg = config(params, 1);
-    const encoding = cfg.encoding ?? "json";
-    if (encoding !== "json")
-      throw invalidParams(
-        `the local cluster serves transactions as json only, not ${String(encoding)}`,
-      );
+    const encoding = cfg.encoding ?? 'json';
+    if (encoding !== 'json')
+      throw invalidParams(`the local cluster serves transactions as json only, not ${String(encoding)}`);
     const tx = ledger.getTransaction(signature);
-    return tx === null
-      ? null
-      : encodeTransaction(tx, cfg.maxSupportedTransactionVersion !== undefined);
+    return tx === null ? null : encodeTransaction(tx, cfg.maxSupportedTransactionVersion !== undefined);
   },
   getSignatureStatuses: (ledger, params) => {
     const signatures = params[0];
-    if (!Array.isArray(signatures))
-      throw invalidParams("expected an array of signatures");
+    if (!Array.isArray(signatures)) throw invalidParams('expected an array of signatures');
     return {
       context: context(ledger),
       value: signatures.map((signature) => {
-        const tx =
-          typeof signature === "string"
-            ? ledger.getTransaction(signature)
-            : null;
+        const tx = typeof signature === 'string' ? ledger.getTransaction(signature) : null;
         if (tx === null) return null;
         return {
           slot: tx.slot,
           confirmations: null,
           err: tx.err,
           status: tx.err === null ? { Ok: null } : { Err: tx.err },
-          confirmationStatus: "finalized",
+          confirmationStatus: 'finalized',
         };
       }),
     };
   },
   getBlockTime: (ledger, params) => {
     const slot = params[0];
-    if (typeof slot !== "number") throw invalidParams("slot must be a number");
+    if (typeof slot !== 'number') throw invalidParams('slot must be a number');
     const time = ledger.blockTime(slot);
-    if (time === null)
-      throw new RpcError(-32004, `Block not available for slot ${slot}`);
+    if (time === null) throw new RpcError(-32004, `Block not available for slot ${slot}`);
     return time;
   },
 };
 
 /** Runs one JSON-RPC method; throws RpcError for unknown methods and bad parameters. */
-export function callMethod(
-  ledger: LocalLedger,
-  method: string,
-  params: unknown,
-): unknown {
-  const handler = Object.prototype.hasOwnProperty.call(METHODS, method)
-    ? METHODS[method]
-    : undefined;
-  if (handler === undefined) throw new RpcError(-32601, "Method not found");
-  if (params !== undefined && !Array.isArray(params))
-    throw invalidParams("params must be an array");
+export function callMethod(ledger: LocalLedger, method: string, params: unknown): unknown {
+  const handler = Object.prototype.hasOwnProperty.call(METHODS, method) ? METHODS[method] : undefined;
+  if (handler === undefined) throw new RpcError(-32601, 'Method not found');
+  if (params !== undefined && !Array.isArray(params)) throw invalidParams('params must be an array');
   return handler(ledger, (params ?? []) as Params);
 }

@@ -2,12 +2,12 @@
 // like solana-test-validator (RPC on `port`, websocket on `port + 1`), so that web3.js's default
 // websocket URL for an RPC URL points at it. The websocket server also accepts upgrades on the
 // RPC port, which is what an explicit SOLANA_WS_URL with the same port expects.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { WebSocketServer } from "ws";
-import type { LocalLedger } from "./ledger.ts";
-import { PubSub, type PubSubOptions } from "./pubsub.ts";
-import { RpcError, callMethod } from "./rpc-methods.ts";
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { LocalLedger } from './ledger.ts';
+import { PubSub, type PubSubOptions } from './pubsub.ts';
+import { RpcError, callMethod } from './rpc-methods.ts';
 
 export interface RpcServerOptions extends PubSubOptions {
   readonly ledger: LocalLedger;
@@ -33,11 +33,9 @@ export interface RpcServer {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export async function startRpcServer(
-  options: RpcServerOptions,
-): Promise<RpcServer> {
+export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
   const { ledger } = options;
-  const host = options.host ?? "127.0.0.1";
+  const host = options.host ?? '127.0.0.1';
   const pubsub = new PubSub(ledger, options);
   const requestCounts = new Map<string, number>();
   let failures: { remaining: number; status: number } = {
@@ -45,37 +43,26 @@ export async function startRpcServer(
     status: 429,
   };
 
-  const answer = (request: {
-    jsonrpc?: unknown;
-    id?: unknown;
-    method?: unknown;
-    params?: unknown;
-  }) => {
+  const answer = (request: { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown }) => {
     const id = request.id ?? null;
-    if (request.jsonrpc !== "2.0" || typeof request.method !== "string") {
+    if (request.jsonrpc !== '2.0' || typeof request.method !== 'string') {
       return {
-        jsonrpc: "2.0",
-        error: { code: -32600, message: "Invalid request" },
+        jsonrpc: '2.0',
+        error: { code: -32600, message: 'Invalid request' },
         id,
       };
     }
-    requestCounts.set(
-      request.method,
-      (requestCounts.get(request.method) ?? 0) + 1,
-    );
+    requestCounts.set(request.method, (requestCounts.get(request.method) ?? 0) + 1);
     try {
       return {
-        jsonrpc: "2.0",
+        jsonrpc: '2.0',
         result: callMethod(ledger, request.method, request.params),
         id,
       };
     } catch (error) {
-      const rpc =
-        error instanceof RpcError
-          ? error
-          : new RpcError(-32603, (error as Error).message);
+      const rpc = error instanceof RpcError ? error : new RpcError(-32603, (error as Error).message);
       return {
-        jsonrpc: "2.0",
+        jsonrpc: '2.0',
         error: { code: rpc.code, message: rpc.message },
         id,
       };
@@ -83,65 +70,52 @@ export async function startRpcServer(
   };
 
   const server = http.createServer((req, res) => {
-    if (req.method !== "POST") {
-      res.writeHead(405, { allow: "POST" }).end();
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end();
       return;
     }
     if (failures.remaining > 0) {
       failures.remaining--;
       res
-        .writeHead(failures.status, { "content-type": "text/plain" })
-        .end(http.STATUS_CODES[failures.status] ?? "error");
+        .writeHead(failures.status, { 'content-type': 'text/plain' })
+        .end(http.STATUS_CODES[failures.status] ?? 'error');
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) req.destroy();
       else chunks.push(chunk);
     });
-    req.on("end", () => {
+    req.on('end', () => {
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
         reply(res, {
-          jsonrpc: "2.0",
-          error: { code: -32700, message: "Parse error" },
+          jsonrpc: '2.0',
+          error: { code: -32700, message: 'Parse error' },
           id: null,
         });
         return;
       }
-      reply(
-        res,
-        Array.isArray(body)
-          ? body.map((r) => answer(r as object))
-          : answer(body as object),
-      );
+      reply(res, Array.isArray(body) ? body.map((r) => answer(r as object)) : answer(body as object));
     });
   });
 
   const wss = new WebSocketServer({ noServer: true });
-  wss.on("connection", (socket) => pubsub.attach(socket));
-  const upgrade = (
-    req: http.IncomingMessage,
-    socket: import("node:stream").Duplex,
-    head: Buffer,
-  ) => {
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      wss.emit("connection", ws, req),
-    );
+  wss.on('connection', (socket) => pubsub.attach(socket));
+  const upgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
-  server.on("upgrade", upgrade);
+  server.on('upgrade', upgrade);
   const wsServer = http.createServer((_req, res) => res.writeHead(426).end());
-  wsServer.on("upgrade", upgrade);
+  wsServer.on('upgrade', upgrade);
 
   await listen(server, options.port ?? 0, host);
   const port = (server.address() as AddressInfo).port;
-  const requestedWsPort =
-    options.wsPort ??
-    (options.port === undefined || options.port === 0 ? 0 : port + 1);
+  const requestedWsPort = options.wsPort ?? (options.port === undefined || options.port === 0 ? 0 : port + 1);
   try {
     await listen(wsServer, requestedWsPort, host);
   } catch (error) {
@@ -149,7 +123,7 @@ export async function startRpcServer(
     throw error;
   }
   const wsPort = (wsServer.address() as AddressInfo).port;
-  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
 
   return {
     rpcUrl: `http://${urlHost}:${port}`,
@@ -175,15 +149,11 @@ export async function startRpcServer(
   };
 }
 
-function listen(
-  server: http.Server,
-  port: number,
-  host: string,
-): Promise<void> {
+function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once('error', reject);
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.off('error', reject);
       resolve();
     });
   });
@@ -193,8 +163,8 @@ function reply(res: http.ServerResponse, body: unknown): void {
   const json = JSON.stringify(body);
   res
     .writeHead(200, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(json),
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(json),
     })
     .end(json);
 }

@@ -2,31 +2,23 @@
 // style: 8-byte discriminators, "Program data:" event logs) and a ProgramDecoder for them that maps
 // to the seed's `escrows` and `escrow_events`. Independent of the real program decoders so that
 // the transport is tested on its own.
-import { createHash } from "node:crypto";
-import { PublicKey } from "@solana/web3.js";
-import {
-  DecodeError,
-  type DecodedRow,
-  type ProgramDecoder,
-  type TransactionInput,
-} from "../../src/programs/types.ts";
-import type { SimTransaction } from "../../src/simulate/types.ts";
+import { createHash } from 'node:crypto';
+import { PublicKey } from '@solana/web3.js';
+import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from '../../src/programs/types.ts';
+import type { SimTransaction } from '../../src/simulate/types.ts';
 
 /** A deterministic public key per label. */
 export function testKey(label: string): string {
-  return new PublicKey(
-    createHash("sha256").update(`test-key:${label}`).digest(),
-  ).toBase58();
+  return new PublicKey(createHash('sha256').update(`test-key:${label}`).digest()).toBase58();
 }
 
-const discriminator = (name: string) =>
-  createHash("sha256").update(name).digest().subarray(0, 8);
-const ACCOUNT_DISC = discriminator("account:Offer");
-const EVENT_DISC = discriminator("event:OfferEvent");
-const IX_DISC = discriminator("global:make_offer");
+const discriminator = (name: string) => createHash('sha256').update(name).digest().subarray(0, 8);
+const ACCOUNT_DISC = discriminator('account:Offer');
+const EVENT_DISC = discriminator('event:OfferEvent');
+const IX_DISC = discriminator('global:make_offer');
 /** 8 discriminator + 32 maker + 32 mint_a + 32 mint_b + 8 amount_a + 8 amount_b + 1 state. */
 export const OFFER_SIZE = 8 + 32 * 3 + 16 + 1;
-const STATES = ["created", "funded", "completed", "cancelled"] as const;
+const STATES = ['created', 'funded', 'completed', 'cancelled'] as const;
 
 export interface Offer {
   readonly pubkey: string;
@@ -51,7 +43,7 @@ export function encodeOffer(offer: Offer): Uint8Array {
 }
 
 function encodeEvent(offer: Offer, kind: string): Buffer {
-  const kindBytes = Buffer.from(kind, "utf8");
+  const kindBytes = Buffer.from(kind, 'utf8');
   const out = Buffer.alloc(8 + 32 + 1 + kindBytes.length);
   EVENT_DISC.copy(out, 0);
   new PublicKey(offer.pubkey).toBuffer().copy(out, 8);
@@ -61,11 +53,7 @@ function encodeEvent(offer: Offer, kind: string): Buffer {
 }
 
 /** A transaction that writes the offer account and logs an Anchor event naming it. */
-export function offerTransaction(
-  programId: string,
-  offer: Offer,
-  kind = offer.state,
-): SimTransaction {
+export function offerTransaction(programId: string, offer: Offer, kind = offer.state): SimTransaction {
   const data = Buffer.concat([IX_DISC, Buffer.alloc(8)]);
   data.writeBigUInt64LE(offer.amountA, 8);
   return {
@@ -82,8 +70,8 @@ export function offerTransaction(
     ],
     logMessages: [
       `Program ${programId} invoke [1]`,
-      "Program log: Instruction: MakeOffer",
-      `Program data: ${encodeEvent(offer, kind).toString("base64")}`,
+      'Program log: Instruction: MakeOffer',
+      `Program data: ${encodeEvent(offer, kind).toString('base64')}`,
       `Program ${programId} consumed 12345 of 200000 compute units`,
       `Program ${programId} success`,
     ],
@@ -101,23 +89,19 @@ export function offerTransaction(
 /** Decodes the sample program into `escrows` (from accounts) and `escrow_events` (from events). */
 export function sampleDecoder(programId: string): ProgramDecoder {
   return {
-    name: "sample-escrow",
+    name: 'sample-escrow',
     programId,
-    domain: "escrow",
+    domain: 'escrow',
     decodeAccount(pubkey, data, slot): DecodedRow[] {
       if (data.length === 0) return [];
       const buf = Buffer.from(data);
-      if (
-        buf.length !== OFFER_SIZE ||
-        !buf.subarray(0, 8).equals(ACCOUNT_DISC)
-      ) {
-        throw new DecodeError("not an Offer account", { pubkey });
+      if (buf.length !== OFFER_SIZE || !buf.subarray(0, 8).equals(ACCOUNT_DISC)) {
+        throw new DecodeError('not an Offer account', { pubkey });
       }
       const state = STATES[buf.readUInt8(120)];
-      if (state === undefined)
-        throw new DecodeError("unknown offer state", { pubkey });
-      const escrow: DecodedRow<"escrows"> = {
-        topic: "escrows",
+      if (state === undefined) throw new DecodeError('unknown offer state', { pubkey });
+      const escrow: DecodedRow<'escrows'> = {
+        topic: 'escrows',
         account: { pubkey, slot },
         row: {
           pubkey,
@@ -131,7 +115,7 @@ export function sampleDecoder(programId: string): ProgramDecoder {
           vault: pubkey,
           state,
           created_slot: slot,
-          completed_slot: state === "completed" ? slot : null,
+          completed_slot: state === 'completed' ? slot : null,
         },
       };
       return [escrow];
@@ -139,15 +123,15 @@ export function sampleDecoder(programId: string): ProgramDecoder {
     decodeTransaction(tx: TransactionInput): DecodedRow[] {
       const rows: DecodedRow[] = [];
       for (const line of tx.logMessages) {
-        if (!line.startsWith("Program data: ")) continue;
-        const buf = Buffer.from(line.slice("Program data: ".length), "base64");
+        if (!line.startsWith('Program data: ')) continue;
+        const buf = Buffer.from(line.slice('Program data: '.length), 'base64');
         if (buf.length < 41 || !buf.subarray(0, 8).equals(EVENT_DISC)) {
-          throw new DecodeError("unknown event", { signature: tx.signature });
+          throw new DecodeError('unknown event', { signature: tx.signature });
         }
         const escrow = new PublicKey(buf.subarray(8, 40)).toBase58();
-        const kind = buf.subarray(41, 41 + buf.readUInt8(40)).toString("utf8");
-        const event: DecodedRow<"escrow_events"> = {
-          topic: "escrow_events",
+        const kind = buf.subarray(41, 41 + buf.readUInt8(40)).toString('utf8');
+        const event: DecodedRow<'escrow_events'> = {
+          topic: 'escrow_events',
           row: {
             escrow_pubkey: escrow,
             event_type: kind,
