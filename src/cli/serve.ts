@@ -20,6 +20,13 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     }
   };
   try {
+    // Programs are checked before anything starts, so a bad SOLSTREAM_PROGRAMS stops the start at once.
+    const decoders =
+      config.ingest === 'off'
+        ? []
+        : buildDecoders(parseProgramsConfig(config.solana.programs), {
+            onUnknown: (report) => logger.warn(report, 'unknown discriminator; skipped'),
+          });
     const db = await openDatabase(config);
     stack.push({ name: 'database', close: () => db.close() });
     logger.info({ database: describeTarget(config) }, 'database connected');
@@ -34,10 +41,6 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     logger.info({ url: server.url }, 'solstream is serving');
 
     if (config.ingest !== 'off') {
-      // Programs are checked before anything connects to the chain, so a bad SOLSTREAM_PROGRAMS stops the start.
-      const decoders = buildDecoders(parseProgramsConfig(config.solana.programs), {
-        onUnknown: (report) => logger.warn(report, 'unknown discriminator; skipped'),
-      });
       let solana = config.solana;
       if (config.ingest === 'local') {
         const cluster = await startLocalCluster({
