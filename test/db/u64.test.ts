@@ -82,7 +82,7 @@ for (const dialect of DIALECTS) {
       it(`${topic} (${columns.join(', ')}): 0 and u64::MAX round-trip exactly through upsertRows, the model, the repositories, raw SQL and the change log`, async () => {
         for (const value of ['0', U64_MAX]) {
           const row = sampleRow(topic, parents, Object.fromEntries(columns.map((c) => [c, value])));
-          expect(await upsertRows(db, topic, [row])).to.deep.equal({ written: 1, unchanged: 0 });
+          expect(await upsertRows(db, topic, [row])).to.deep.equal({ written: 1, unchanged: 0, missing: 0 });
 
           const instance = await modelOf(db, topic).findOne({ where: keyOf(topic, row) });
           expect(instance, 'row written').to.not.equal(null);

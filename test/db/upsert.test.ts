@@ -64,8 +64,8 @@ for (const dialect of DIALECTS) {
         const row = sampleRow('escrows', null);
         const changes = await changeCount(db, 'escrows');
         const rows = await countRows(db, 'escrows');
-        expect(await upsertRows(db, 'escrows', [row])).to.deep.equal({ written: 1, unchanged: 0 });
-        expect(await upsertRows(db, 'escrows', [row])).to.deep.equal({ written: 0, unchanged: 1 });
+        expect(await upsertRows(db, 'escrows', [row])).to.deep.equal({ written: 1, unchanged: 0, missing: 0 });
+        expect(await upsertRows(db, 'escrows', [row])).to.deep.equal({ written: 0, unchanged: 1, missing: 0 });
         expect(await countRows(db, 'escrows')).to.equal(rows + 1);
         expect(await changeCount(db, 'escrows')).to.equal(changes + 1);
         expect((await lastChange(db, 'escrows')).op).to.equal('insert');
@@ -81,6 +81,7 @@ for (const dialect of DIALECTS) {
         ).to.deep.equal({
           written: 1,
           unchanged: 0,
+          missing: 0,
         });
         expect(await changeCount(db, 'escrows')).to.equal(changes + 1);
         const change = await lastChange(db, 'escrows');
@@ -91,6 +92,42 @@ for (const dialect of DIALECTS) {
           type: QueryTypes.SELECT,
         });
         expect(stored).to.deep.equal({ state: 'completed', taker });
+      });
+
+      it('updates only the columns of a partial state row and leaves the others as stored', async () => {
+        const row = sampleRow('pools', null);
+        await upsertRows(db, 'pools', [row]);
+        const changes = await changeCount(db, 'pools');
+        expect(await upsertRows(db, 'pools', [{ pubkey: row.pubkey, token_a_reserve: '7' } as Row])).to.deep.equal({
+          written: 1,
+          unchanged: 0,
+          missing: 0,
+        });
+        expect(await upsertRows(db, 'pools', [{ pubkey: row.pubkey, token_a_reserve: '7' } as Row])).to.deep.equal({
+          written: 0,
+          unchanged: 1,
+          missing: 0,
+        });
+        const [stored] = await db.sequelize.query<Row>(
+          'SELECT token_a_reserve, token_b_reserve, lp_mint FROM pools WHERE pubkey = $1',
+          {
+            bind: [row.pubkey],
+            type: QueryTypes.SELECT,
+          },
+        );
+        expect(stored).to.deep.equal({
+          token_a_reserve: '7',
+          token_b_reserve: row.token_b_reserve,
+          lp_mint: row.lp_mint,
+        });
+        expect(await changeCount(db, 'pools')).to.equal(changes + 1);
+      });
+
+      it('counts a partial state row whose row is not stored yet as missing and writes nothing', async () => {
+        const before = await countAll(db);
+        const { maker: _maker, ...partial } = sampleRow('escrows', null);
+        expect(await upsertRows(db, 'escrows', [partial])).to.deep.equal({ written: 0, unchanged: 0, missing: 1 });
+        expect(await countAll(db)).to.deep.equal(before);
       });
 
       for (const topic of [
@@ -106,8 +143,8 @@ for (const dialect of DIALECTS) {
           const row = sampleRow(topic, parents);
           const rows = await countRows(db, topic);
           const changes = await changeCount(db, topic);
-          expect(await upsertRows(db, topic, [row])).to.deep.equal({ written: 1, unchanged: 0 });
-          expect(await upsertRows(db, topic, [row, row])).to.deep.equal({ written: 0, unchanged: 2 });
+          expect(await upsertRows(db, topic, [row])).to.deep.equal({ written: 1, unchanged: 0, missing: 0 });
+          expect(await upsertRows(db, topic, [row, row])).to.deep.equal({ written: 0, unchanged: 2, missing: 0 });
           expect(await countRows(db, topic)).to.equal(rows + 1);
           expect(await changeCount(db, topic)).to.equal(changes + 1);
         });
@@ -117,7 +154,11 @@ for (const dialect of DIALECTS) {
         const first = sampleRow('swaps', parents);
         const second = { ...first, input_amount: '101' };
         const rows = await countRows(db, 'swaps');
-        expect(await upsertRows(db, 'swaps', [first, second, first])).to.deep.equal({ written: 2, unchanged: 1 });
+        expect(await upsertRows(db, 'swaps', [first, second, first])).to.deep.equal({
+          written: 2,
+          unchanged: 1,
+          missing: 0,
+        });
         expect(await countRows(db, 'swaps')).to.equal(rows + 2);
       });
     });
@@ -143,11 +184,11 @@ for (const dialect of DIALECTS) {
           row: (p) => sampleRow('votes', { ...p, proposal: pubkey() }),
         },
         {
-          name: 'a missing NOT NULL column',
-          topic: 'escrows',
+          name: 'an append row without a NOT NULL column',
+          topic: 'swaps',
           code: 'missing_value',
-          row: () => {
-            const { maker: _maker, ...rest } = sampleRow('escrows', null);
+          row: (p) => {
+            const { user_address: _user, ...rest } = sampleRow('swaps', p);
             return rest;
           },
         },
