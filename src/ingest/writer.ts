@@ -243,15 +243,18 @@ export class BatchWriter {
     // The last checkpoint per program in batch order is the newest one.
     const last = new Map<string, Checkpoint>();
     for (const checkpoint of checkpoints) last.set(checkpoint.programId, checkpoint);
-    for (const checkpoint of last.values()) {
-      // Never moves back: a checkpoint only covers transactions up to it if it is the newest one.
-      await this.db.sequelize.query(
-        `INSERT INTO solstream_checkpoints (program_id, slot, signature, updated_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP)
-         ON CONFLICT (program_id) DO UPDATE SET slot = excluded.slot, signature = excluded.signature, updated_at = excluded.updated_at
-         WHERE excluded.slot >= solstream_checkpoints.slot`,
-        { replacements: [checkpoint.programId, checkpoint.slot, checkpoint.signature], transaction },
-      );
-    }
+    if (last.size === 0) return;
+    const replacements: unknown[] = [];
+    for (const checkpoint of last.values()) replacements.push(checkpoint.programId, checkpoint.slot, checkpoint.signature);
+    // One statement for the batch. Never moves back: a checkpoint only covers transactions up to it
+    // if it is the newest one.
+    await this.db.sequelize.query(
+      `INSERT INTO solstream_checkpoints (program_id, slot, signature, updated_at)
+       VALUES ${[...last.values()].map(() => '(?, ?, ?, CURRENT_TIMESTAMP)').join(', ')}
+       ON CONFLICT (program_id) DO UPDATE SET slot = excluded.slot, signature = excluded.signature, updated_at = excluded.updated_at
+       WHERE excluded.slot >= solstream_checkpoints.slot`,
+      { replacements, transaction },
+    );
   }
 }
 

@@ -3,6 +3,8 @@
 //  - state tables (escrows, listings, pools, …): insert, or update the given columns when any of
 //    them differs; an identical row is left alone.
 //  - append tables (swaps, sales, votes, …): insert unless a row with the same natural key exists.
+// Rows go to the database in multi-row statements (one round trip per run of similar rows, not per
+// row): the ingester writes thousands of rows a second and a round trip costs more than a row.
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from '../connection.ts';
 import { toStoredU64 } from '../rows.ts';
@@ -52,30 +54,6 @@ function toBind(db: Database, def: ColumnDef, column: string, value: unknown): u
   }
 }
 
-function upsertSql(db: Database, topic: Topic, columns: string[]): string {
-  const table = TABLES[topic];
-  const pg = db.dialect === 'postgres';
-  const placeholders = columns.map((_, i) => `$${i + 1}`);
-  const key: readonly string[] = table.naturalKey;
-  if (table.kind === 'state') {
-    const updatable = columns.filter((c) => !key.includes(c));
-    const touch = 'updated_at' in table.columns ? ', updated_at = CURRENT_TIMESTAMP' : '';
-    const conflict = updatable.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}${touch} WHERE ` +
-      updatable.map((c) => (pg ? `${topic}.${c} IS DISTINCT FROM EXCLUDED.${c}` : `${topic}.${c} IS NOT EXCLUDED.${c}`)).join(' OR ');
-    return `INSERT INTO ${topic} (${columns.join(', ')}) VALUES (${placeholders.join(', ')}) ON CONFLICT (${key.join(', ')}) ${conflict} RETURNING id`;
-  }
-  // Append tables: the seed gives most of them no unique key, so "already stored" is a lookup on
-  // the natural key (indexed by migration 0004); on PostgreSQL an advisory lock on the key makes the
-  // check-then-insert safe against a concurrent writer of the same event.
-  const match = key.map((c) => {
-    const i = columns.indexOf(c);
-    if (i < 0) throw new RangeError(`${topic} rows need ${key.join(', ')} (their natural key); ${c} is missing`);
-    return `${c} = $${i + 1}`;
-  });
-  const source = pg ? `SELECT ${placeholders.map((p, i) => `${p}::${pgCast(topic, columns[i] as string)}`).join(', ')}` : `SELECT ${placeholders.join(', ')}`;
-  return `INSERT INTO ${topic} (${columns.join(', ')}) ${source} WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match.join(' AND ')}) RETURNING id`;
-}
-
 // INSERT … SELECT gives parameters no column to infer a type from, so PostgreSQL needs casts.
 function pgCast(topic: Topic, column: string): string {
   const def: ColumnDef | undefined = (TABLES[topic].columns as Readonly<Record<string, ColumnDef>>)[column];
@@ -111,21 +89,122 @@ function requiredColumns(topic: Topic): string[] {
     .map(([name]) => name);
 }
 
-function updateSql(db: Database, topic: Topic, columns: string[]): string {
+/** Most bound parameters per statement (SQLite's default bound is 32766, PostgreSQL's 65535). */
+const MAX_PARAMETERS = 30_000;
+/** Most rows per statement, so one statement's RETURNING list and parse stay small. */
+const MAX_ROWS = 1000;
+
+type Mode = 'upsert' | 'update' | 'append';
+
+/** A run of consecutive rows with the same columns and mode, no natural key twice: one statement. */
+interface Chunk {
+  readonly mode: Mode;
+  readonly columns: readonly string[];
+  readonly binds: unknown[][];
+}
+
+function quoteList(columns: readonly string[]): string {
+  return columns.join(', ');
+}
+
+/** `(…), (…)` placeholders for `rows` rows of `columns`, optionally cast for PostgreSQL. */
+function valuesList(db: Database, topic: Topic, columns: readonly string[], rows: number, cast: boolean): string {
+  const out: string[] = [];
+  let n = 1;
+  const casts = columns.map((c) => (cast && db.dialect === 'postgres' ? `::${pgCast(topic, c)}` : ''));
+  for (let r = 0; r < rows; r++) {
+    const params: string[] = [];
+    for (let i = 0; i < columns.length; i++) params.push(`$${n++}${casts[i] as string}`);
+    out.push(`(${params.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
+function distinct(db: Database, left: string, right: string): string {
+  return db.dialect === 'postgres' ? `${left} IS DISTINCT FROM ${right}` : `${left} IS NOT ${right}`;
+}
+
+// The leading comment keeps Sequelize's SQLite dialect from running an INSERT or UPDATE with run(),
+// which would drop the RETURNING rows that tell a write from a no-op.
+async function returning(db: Database, sql: string, bind: unknown[], transaction: Transaction): Promise<number> {
+  const rows = await db.sequelize.query(`/* upsert */ ${sql}`, { bind, transaction, type: QueryTypes.SELECT });
+  return rows.length;
+}
+
+/** State rows: insert, or update the given columns where any differs; returns the rows written. */
+async function writeUpsert(db: Database, topic: Topic, chunk: Chunk, transaction: Transaction): Promise<number> {
   const table = TABLES[topic];
-  const pg = db.dialect === 'postgres';
+  const { columns } = chunk;
   const key: readonly string[] = table.naturalKey;
-  const param = (c: string) => {
-    const i = columns.indexOf(c) + 1;
-    return pg ? `$${i}::${pgCast(topic, c)}` : `$${i}`;
-  };
   const updatable = columns.filter((c) => !key.includes(c));
   const touch = 'updated_at' in table.columns ? ', updated_at = CURRENT_TIMESTAMP' : '';
-  const differs = updatable.map((c) => (pg ? `${c} IS DISTINCT FROM ${param(c)}` : `${c} IS NOT ${param(c)}`));
-  return (
-    `UPDATE ${topic} SET ${updatable.map((c) => `${c} = ${param(c)}`).join(', ')}${touch} ` +
-    `WHERE ${key.map((c) => `${c} = ${param(c)}`).join(' AND ')} AND (${differs.join(' OR ')}) RETURNING id`
+  const conflict =
+    updatable.length === 0
+      ? 'DO NOTHING'
+      : `DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}${touch} WHERE ` +
+        updatable.map((c) => distinct(db, `${topic}.${c}`, `EXCLUDED.${c}`)).join(' OR ');
+  const sql =
+    `INSERT INTO ${topic} (${quoteList(columns)}) VALUES ${valuesList(db, topic, columns, chunk.binds.length, false)} ` +
+    `ON CONFLICT (${key.join(', ')}) ${conflict} RETURNING id`;
+  return returning(db, sql, chunk.binds.flat(), transaction);
+}
+
+/**
+ * Partial state rows: update the stored rows where a column differs, create none. Returns the rows
+ * written and the rows stored at all (the rest are missing).
+ */
+async function writeUpdate(
+  db: Database,
+  topic: Topic,
+  chunk: Chunk,
+  transaction: Transaction,
+): Promise<{ written: number; existing: number }> {
+  const table = TABLES[topic];
+  const { columns } = chunk;
+  const key: readonly string[] = table.naturalKey;
+  const updatable = columns.filter((c) => !key.includes(c));
+  const touch = 'updated_at' in table.columns ? ', updated_at = CURRENT_TIMESTAMP' : '';
+  const values = `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(db, topic, columns, chunk.binds.length, true)}) `;
+  const join = key.map((c) => `${topic}.${c} = v.${c}`).join(' AND ');
+  const bind = chunk.binds.flat();
+  const written = await returning(
+    db,
+    `${values}UPDATE ${topic} SET ${updatable.map((c) => `${c} = v.${c}`).join(', ')}${touch} FROM v ` +
+      `WHERE ${join} AND (${updatable.map((c) => distinct(db, `${topic}.${c}`, `v.${c}`)).join(' OR ')}) RETURNING ${topic}.id`,
+    bind,
+    transaction,
   );
+  if (written === chunk.binds.length) return { written, existing: written };
+  const [found] = await db.sequelize.query<{ n: number | string }>(
+    `${values}SELECT COUNT(*) AS n FROM ${topic} JOIN v ON ${join}`,
+    { bind, transaction, type: QueryTypes.SELECT },
+  );
+  return { written, existing: Number(found?.n ?? 0) };
+}
+
+/** Append rows: insert those whose natural key is not stored yet; returns the rows written. */
+async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction: Transaction): Promise<number> {
+  const key: readonly string[] = TABLES[topic].naturalKey;
+  const { columns } = chunk;
+  if (db.dialect === 'postgres') {
+    // The seed gives most append tables no unique key, so "already stored" is a lookup on the
+    // natural key (indexed by migration 0004). A transaction-scoped advisory lock on the table makes
+    // the check-then-insert safe against a concurrent writer of the same event. One lock per table
+    // rather than per key: a lock per row cost more than the insert itself (measured: ~60 µs a key,
+    // thousands per batch), and commits of captured changes are serialised by the capture trigger's
+    // own lock anyway, so concurrent writers gain little from finer locks.
+    await db.sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', {
+      bind: [`solstream_append\u001f${topic}`],
+      transaction,
+      type: QueryTypes.SELECT,
+    });
+  }
+  const match = key.map((c) => `${topic}.${c} = v.${c}`).join(' AND ');
+  const sql =
+    `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(db, topic, columns, chunk.binds.length, true)}) ` +
+    `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM v ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match}) RETURNING id`;
+  return returning(db, sql, chunk.binds.flat(), transaction);
 }
 
 /**
@@ -134,6 +213,9 @@ function updateSql(db: Database, topic: Topic, columns: string[]): string {
  * A state row that lacks a column a new row needs (e.g. an escrow's new state from a take-offer
  * transaction, without its amounts) is a *partial* row: it updates the stored row and never creates
  * one; when there is none yet it is counted as `missing`.
+ * Rows are written as if one at a time, in order: consecutive rows with the same columns go in one
+ * statement, and a row whose natural key already occurs in that statement starts the next one (one
+ * statement cannot touch a row twice, and the second must see the first).
  * A constraint violation throws a WriteError naming the table, column or key, and nothing of this
  * call is kept.
  */
@@ -146,59 +228,67 @@ export async function upsertRows<T extends Topic>(
   if (rows.length === 0) return { written: 0, unchanged: 0, missing: 0 };
   const table = TABLES[topic];
   const defs: Readonly<Record<string, ColumnDef>> = table.columns;
+  const key: readonly string[] = table.naturalKey;
   const required = table.kind === 'state' ? requiredColumns(topic) : [];
+
+  // Plan every statement before writing anything, so that a bad value is refused up front.
+  const chunks: Chunk[] = [];
+  let current: (Chunk & { signature: string; keys: Set<string> }) | null = null;
+  for (const row of rows) {
+    const record = row as Record<string, unknown>;
+    const columns = Object.keys(record).filter((c) => !GENERATED.has(c) && record[c] !== undefined);
+    for (const c of columns) {
+      if (defs[c] === undefined) throw new RangeError(`${topic} has no column "${c}"`);
+    }
+    const bind = columns.map((c) => toBind(db, defs[c] as ColumnDef, c, record[c]));
+    let mode: Mode;
+    if (table.kind === 'append') {
+      const missingKey = key.find((c) => !columns.includes(c));
+      if (missingKey !== undefined) {
+        throw new RangeError(`${topic} rows need ${key.join(', ')} (their natural key); ${missingKey} is missing`);
+      }
+      mode = 'append';
+    } else {
+      const partial = required.some((c) => !columns.includes(c));
+      mode =
+        partial && key.every((c) => columns.includes(c)) && columns.some((c) => !key.includes(c)) ? 'update' : 'upsert';
+    }
+    const signature = `${mode}:${columns.join(',')}`;
+    // NULL never equals NULL in SQL, so a row with a NULL key part never matches an earlier one.
+    const keyValues = key.map((c) => bind[columns.indexOf(c)]);
+    const rowKey = keyValues.some((v) => v === null || v === undefined) ? null : JSON.stringify(keyValues);
+    const maxRows = Math.min(MAX_ROWS, Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns.length))));
+    if (
+      current === null ||
+      current.signature !== signature ||
+      current.binds.length >= maxRows ||
+      (rowKey !== null && current.keys.has(rowKey))
+    ) {
+      current = { mode, columns, binds: [], signature, keys: new Set() };
+      chunks.push(current);
+    }
+    current.binds.push(bind);
+    if (rowKey !== null) current.keys.add(rowKey);
+  }
+
   const run = async (transaction: Transaction): Promise<UpsertResult> => {
     const result: UpsertResult = { written: 0, unchanged: 0, missing: 0 };
-    for (const row of rows) {
-      const record = row as Record<string, unknown>;
-      const columns = Object.keys(record).filter((c) => !GENERATED.has(c) && record[c] !== undefined);
-      for (const c of columns) {
-        if (defs[c] === undefined) throw new RangeError(`${topic} has no column "${c}"`);
-      }
-      const bind = columns.map((c) => toBind(db, defs[c] as ColumnDef, c, record[c]));
-      if (table.kind === 'append' && db.dialect === 'postgres') {
-        const key = table.naturalKey.map((c) => String(record[c])).join('\u0000');
-        await db.sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', {
-          bind: [`${topic}\u0000${key}`],
-          transaction,
-        });
-      }
-      const partial = required.some((c) => !columns.includes(c));
-      const key: readonly string[] = table.naturalKey;
-      if (partial && key.every((c) => columns.includes(c)) && columns.some((c) => !key.includes(c))) {
-        try {
-          const updated = await db.sequelize.query(`/* update */ ${updateSql(db, topic, columns)}`, {
-            bind,
-            transaction,
-            type: QueryTypes.SELECT,
-          });
-          if (updated.length > 0) {
-            result.written += 1;
-            continue;
-          }
-          const where = key.map((c) => `${c} = $${columns.indexOf(c) + 1}`).join(' AND ');
-          const existing = await db.sequelize.query(`SELECT 1 AS found FROM ${topic} WHERE ${where}`, {
-            bind: key.map((c) => bind[columns.indexOf(c)]),
-            transaction,
-            type: QueryTypes.SELECT,
-          });
-          if (existing.length > 0) result.unchanged += 1;
-          else result.missing += 1;
-        } catch (error) {
-          throw describeWriteError(error, topic);
-        }
-        continue;
-      }
+    for (const chunk of chunks) {
+      const n = chunk.binds.length;
       try {
-        // The leading comment keeps Sequelize's SQLite dialect from running an INSERT with run(),
-        // which would drop the RETURNING rows that tell a write from a no-op.
-        const returned = await db.sequelize.query(`/* upsert */ ${upsertSql(db, topic, columns)}`, {
-          bind,
-          transaction,
-          type: QueryTypes.SELECT,
-        });
-        if (returned.length > 0) result.written += 1;
-        else result.unchanged += 1;
+        if (chunk.mode === 'update') {
+          const { written, existing } = await writeUpdate(db, topic, chunk, transaction);
+          result.written += written;
+          result.unchanged += existing - written;
+          result.missing += n - existing;
+        } else {
+          const written =
+            chunk.mode === 'append'
+              ? await writeAppend(db, topic, chunk, transaction)
+              : await writeUpsert(db, topic, chunk, transaction);
+          result.written += written;
+          result.unchanged += n - written;
+        }
       } catch (error) {
         throw describeWriteError(error, topic);
       }
