@@ -87,7 +87,10 @@ export async function openChangeFeed(db: Database, options: CaptureOptions, logg
     return run;
   };
 
-  const sink: FeedSink = { enqueue, catchUp, setLive: (v) => (live = v), logger };
+  const sink: FeedSink = { enqueue, catchUp, setLive: (v) => {
+      // A read that finishes after close must not report the feed live again.
+      if (!closed) live = v;
+    }, logger };
 
   // Start from the newest committed change; subscribers get older ones from snapshots and replays.
   const source: ChangeSource =
