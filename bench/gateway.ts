@@ -7,12 +7,26 @@ import readline from 'node:readline';
 import WebSocket from 'ws';
 import type { ServerMessage } from '../src/gateway/protocol.ts';
 import { freshDatabase, startGateway, type Writer } from '../test/gateway/harness.ts';
+import { startBaseline } from './baseline.ts';
+
+export interface IdleResult {
+  readonly target: number;
+  readonly held: number;
+  readonly rssBeforeMb: number;
+  readonly rssAfterMb: number;
+  readonly kbPerConnection: number;
+}
+
+export interface TargetFigures {
+  readonly latency: LatencyResult;
+  readonly fanOut: FanOutResult;
+  readonly snapshot: SnapshotResult;
+  readonly idle: IdleResult;
+}
 
 export interface GatewayBenchResult {
-  readonly latency: { readonly ratePerSecond: number; readonly subscribers: number; readonly changes: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
-  readonly fanOut: { readonly subscribers: number; readonly changes: number; readonly deliveriesPerSecond: number };
-  readonly idle: { readonly target: number; readonly held: number; readonly rssBeforeMb: number; readonly rssAfterMb: number; readonly kbPerConnection: number };
-  readonly snapshot: { readonly rows: number; readonly ms: number };
+  readonly gateway: TargetFigures;
+  readonly baseline: TargetFigures;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -74,79 +88,206 @@ export async function writeAtRate(writer: Writer, pools: readonly string[], tota
   return committed;
 }
 
-export async function benchGateway(options: { idleConnections?: number; log?: (line: string) => void } = {}): Promise<GatewayBenchResult> {
+/** What a benchmark phase talks to: the gateway, or the baseline broadcaster. */
+interface Target {
+  readonly url: string;
+  /** Sends client `i`'s subscription (if the target has any) and returns how many acks to await. */
+  subscribe(clients: readonly WebSocket[], pool: (i: number) => string): number;
+  /** A live change's slot, or undefined for any other message. */
+  slotOf(raw: string): number | undefined;
+  isChange(raw: string): boolean;
+  isAck(raw: string): boolean;
+}
+
+const gatewayTarget = (url: string): Target => ({
+  url,
+  subscribe: (clients, pool) => {
+    subscribeAll(clients, (i) => ({ id: 'b', topic: 'swaps', filter: { pool_pubkey: pool(i) } }));
+    return clients.length;
+  },
+  slotOf: (raw) => {
+    const m = JSON.parse(raw) as ServerMessage;
+    return m.type === 'change' ? (m.row.slot as number) : undefined;
+  },
+  isChange: (raw) => raw.startsWith('{"type":"change"'),
+  isAck: (raw) => raw.startsWith('{"type":"subscribed"'),
+});
+
+const baselineTarget = (url: string): Target => ({
+  url,
+  subscribe: () => 0,
+  slotOf: (raw) => {
+    const m = JSON.parse(raw) as { t?: string; r?: { slot?: number } };
+    return m.t === 'swaps' ? m.r?.slot : undefined;
+  },
+  isChange: (raw) => raw.startsWith('{"c"'),
+  isAck: () => false,
+});
+
+export interface LatencyResult {
+  readonly ratePerSecond: number;
+  readonly subscribers: number;
+  readonly changes: number;
+  readonly delivered: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Commit→client latency: 100 subscribers each filtered to its own pool, 1,000 changes/s for 3 s. */
+async function measureLatency(target: Target, writer: Writer, pools: readonly string[], firstSlot: number): Promise<LatencyResult> {
+  const received = new Map<number, number>();
+  let acks = 0;
+  const clients = await openClients(target.url, pools.length, (_i, raw) => {
+    if (target.isAck(raw)) acks++;
+    const slot = target.slotOf(raw);
+    // The first arrival of each change (the baseline sends every change to every client).
+    if (slot !== undefined && !received.has(slot)) received.set(slot, performance.now());
+  });
+  const expected = target.subscribe(clients, (i) => pools[i] as string);
+  await waitFor(() => acks >= expected, 30_000);
+  const changes = 3000;
+  const committed = await writeAtRate(writer, pools, changes, 1000, firstSlot);
+  await waitFor(() => [...committed.keys()].every((slot) => received.has(slot)), 30_000);
+  const lags = [...committed].map(([slot, at]) => (received.get(slot) ?? NaN) - at).filter(Number.isFinite).sort((a, b) => a - b);
+  for (const ws of clients) ws.terminate();
+  return {
+    ratePerSecond: 1000,
+    subscribers: pools.length,
+    changes,
+    delivered: lags.length,
+    p50Ms: round(percentile(lags, 50)),
+    p99Ms: round(percentile(lags, 99)),
+    maxMs: round(lags.at(-1) ?? NaN),
+  };
+}
+
+export interface FanOutResult {
+  readonly subscribers: number;
+  readonly changes: number;
+  readonly delivered: number;
+  readonly deliveriesPerSecond: number;
+}
+
+/** Fan-out: 1,000 subscribers all matching, 300 changes at 300/s; deliveries per second until the last arrives. */
+async function measureFanOut(target: Target, writer: Writer, pool: string, firstSlot: number): Promise<FanOutResult> {
+  let deliveries = 0;
+  let acks = 0;
+  let lastDelivery = 0;
+  const subscribers = 1000;
+  const clients = await openClients(target.url, subscribers, (_i, raw) => {
+    if (target.isChange(raw)) {
+      deliveries++;
+      lastDelivery = performance.now();
+    } else if (target.isAck(raw)) acks++;
+  });
+  const expected = target.subscribe(clients, () => pool);
+  await waitFor(() => acks >= expected, 60_000);
+  const changes = 300;
+  const start = performance.now();
+  await writeAtRate(writer, [pool], changes, 300, firstSlot);
+  await waitFor(() => deliveries >= changes * subscribers, 120_000);
+  for (const ws of clients) ws.terminate();
+  return { subscribers, changes, delivered: deliveries, deliveriesPerSecond: Math.round(deliveries / ((lastDelivery - start) / 1000)) };
+}
+
+export interface SnapshotResult {
+  readonly rows: number;
+  /** Median of the runs, request sent → frame received and parsed by the client. */
+  readonly ms: number;
+  readonly runsMs: readonly number[];
+}
+
+/** Asks `runs` times for the 10,000 funded escrows; `request` sends the target's snapshot request. */
+async function measureSnapshot(url: string, request: (ws: WebSocket, n: number) => void, runs = 3): Promise<SnapshotResult> {
+  let arrived: ((rows: number) => void) | null = null;
+  const [client] = await openClients(url, 1, (_i, raw) => {
+    const m = JSON.parse(raw) as { type?: string; rows?: unknown[] };
+    if (m.type === 'snapshot') arrived?.((m.rows ?? []).length);
+  });
+  const times: number[] = [];
+  let rows = 0;
+  for (let n = 0; n < runs; n++) {
+    const asked = performance.now();
+    rows = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no snapshot within 30 s')), 30_000);
+      arrived = (count) => {
+        clearTimeout(timer);
+        resolve(count);
+      };
+      request(client!, n);
+    });
+    times.push(round(performance.now() - asked));
+    await sleep(100);
+  }
+  client!.terminate();
+  const sorted = [...times].sort((a, b) => a - b);
+  return { rows, ms: sorted[Math.floor(sorted.length / 2)] as number, runsMs: times };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+export interface GatewayBenchOptions {
+  readonly idleConnections?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** The gateway's figures and, on the same database with the same load, the baseline's. */
+export async function benchGateway(options: GatewayBenchOptions = {}): Promise<GatewayBenchResult> {
   const log = options.log ?? (() => undefined);
+  const idleTarget = options.idleConnections ?? 10_000;
   const { database, writer } = await freshDatabase('postgres');
-  const gateway = await startGateway(database, { SOLSTREAM_WS_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024) });
   try {
-    // 1. Latency: 100 subscribers, each filtered to its own pool; 1,000 changes/s for 3 s.
     const pools: string[] = [];
     for (let i = 0; i < 100; i++) pools.push(await writer.insertPool());
-    const received = new Map<number, number>();
-    let subscribed = 0;
-    const latencyClients = await openClients(gateway.wsUrl, 100, (_i, raw) => {
-      const m = JSON.parse(raw) as ServerMessage;
-      if (m.type === 'subscribed') subscribed++;
-      else if (m.type === 'change') received.set(m.row.slot as number, performance.now());
-    });
-    subscribeAll(latencyClients, (i) => ({ id: 'l', topic: 'swaps', filter: { pool_pubkey: pools[i] } }));
-    await waitFor(() => subscribed === 100, 30_000);
-    const changes = 3000;
-    const committed = await writeAtRate(writer, pools, changes, 1000);
-    await waitFor(() => received.size >= changes, 30_000);
-    const lags = [...committed].map(([slot, at]) => (received.get(slot) ?? NaN) - at).filter(Number.isFinite).sort((a, b) => a - b);
-    const latency = { ratePerSecond: 1000, subscribers: 100, changes, p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: lags.at(-1) ?? NaN };
-    log(`latency: p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms (${lags.length}/${changes} delivered)`);
-    for (const ws of latencyClients) ws.terminate();
-
-    // 2. Fan-out: 1,000 unfiltered subscribers, 300 changes at 300/s.
     const fanPool = await writer.insertPool();
-    let deliveries = 0;
-    let fanSubscribed = 0;
-    let lastDelivery = 0;
-    const fanClients = await openClients(gateway.wsUrl, 1000, (_i, raw) => {
-      if (raw.startsWith('{"type":"change"')) {
-        deliveries++;
-        lastDelivery = performance.now();
-      } else if (raw.startsWith('{"type":"subscribed"')) fanSubscribed++;
-    });
-    subscribeAll(fanClients, () => ({ id: 'f', topic: 'swaps', filter: { pool_pubkey: fanPool } }));
-    await waitFor(() => fanSubscribed === 1000, 60_000);
-    const fanChanges = 300;
-    const fanStart = performance.now();
-    await writeAtRate(writer, [fanPool], fanChanges, 300, 1_000_000);
-    await waitFor(() => deliveries >= fanChanges * 1000, 120_000);
-    const fanOut = { subscribers: 1000, changes: fanChanges, deliveriesPerSecond: Math.round(deliveries / ((lastDelivery - fanStart) / 1000)) };
-    log(`fan-out: ${fanOut.deliveriesPerSecond} deliveries/s (${deliveries} delivered)`);
-    for (const ws of fanClients) ws.terminate();
-
-    // 3. Snapshot of 10,000 state rows.
     await writer.sql(
       `INSERT INTO escrows (pubkey, escrow_id, maker, mint_a, mint_b, amount_a, amount_b, vault, state, created_slot)
        SELECT 'bench' || g, g, 'benchmaker', 'mintA', 'mintB', g * 1000, g, 'vault' || g, 'funded', g FROM generate_series(1, 10000) g`,
     );
-    let snapshotAt = 0;
-    let snapshotRows = 0;
-    const [snapClient] = await openClients(gateway.wsUrl, 1, (_i, raw) => {
-      const m = JSON.parse(raw) as ServerMessage;
-      if (m.type === 'snapshot') {
-        snapshotAt = performance.now();
-        snapshotRows = m.rows.length;
-      }
-    });
-    const askedAt = performance.now();
-    snapClient!.send(JSON.stringify({ type: 'subscribe', id: 's', topic: 'escrows', filter: { state: 'funded' }, snapshot: true }));
-    await waitFor(() => snapshotAt > 0, 30_000);
-    const snapshot = { rows: snapshotRows, ms: Math.round((snapshotAt - askedAt) * 10) / 10 };
-    log(`snapshot: ${snapshot.rows} rows in ${snapshot.ms} ms`);
-    snapClient!.terminate();
 
-    // 4. Idle connections, held by a gateway in its own process so its memory is its own.
-    const idle = await benchIdle(database.url, options.idleConnections ?? 10_000);
-    log(`idle: ${idle.held}/${idle.target} held, ${idle.kbPerConnection} KiB each (rss ${idle.rssBeforeMb} → ${idle.rssAfterMb} MB)`);
-    return { latency, fanOut, idle, snapshot };
+    // The gateway, in this process like the load generator (as the baseline below).
+    const gateway = await startGateway(database, { SOLSTREAM_WS_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024) });
+    let gatewayFigures: Omit<TargetFigures, 'idle'>;
+    try {
+      const target = gatewayTarget(gateway.wsUrl);
+      const latency = await measureLatency(target, writer, pools, 1);
+      log(`gateway latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms (${latency.delivered}/${latency.changes} delivered)`);
+      const fanOut = await measureFanOut(target, writer, fanPool, 1_000_000);
+      log(`gateway fan-out: ${fanOut.deliveriesPerSecond} deliveries/s (${fanOut.delivered} delivered)`);
+      const snapshot = await measureSnapshot(gateway.wsUrl, (ws, n) =>
+        ws.send(JSON.stringify({ type: 'subscribe', id: `s${n}`, topic: 'escrows', filter: { state: 'funded' }, snapshot: true })),
+      );
+      log(`gateway snapshot: ${snapshot.rows} rows in ${snapshot.ms} ms (runs ${snapshot.runsMs.join(', ')})`);
+      gatewayFigures = { latency, fanOut, snapshot };
+    } finally {
+      await gateway.close();
+    }
+
+    const baseline = await startBaseline(database.url);
+    let baselineFigures: Omit<TargetFigures, 'idle'>;
+    try {
+      const target = baselineTarget(baseline.wsUrl);
+      const latency = await measureLatency(target, writer, pools, 2_000_000);
+      log(`baseline latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms (${latency.delivered}/${latency.changes} delivered)`);
+      const fanOut = await measureFanOut(target, writer, fanPool, 3_000_000);
+      log(`baseline fan-out: ${fanOut.deliveriesPerSecond} deliveries/s (${fanOut.delivered} delivered)`);
+      const snapshot = await measureSnapshot(baseline.wsUrl, (ws) => ws.send('snapshot'));
+      log(`baseline snapshot: ${snapshot.rows} rows in ${snapshot.ms} ms (runs ${snapshot.runsMs.join(', ')})`);
+      baselineFigures = { latency, fanOut, snapshot };
+    } finally {
+      await baseline.close();
+    }
+
+    // Idle connections, each server in its own process so that its memory is its own.
+    const gatewayProcess = new URL('../test/gateway/fixtures/gateway-process.ts', import.meta.url).pathname;
+    const baselineProcess = new URL('./baseline.ts', import.meta.url).pathname;
+    const gatewayIdle = await benchIdle([gatewayProcess], database.url, idleTarget);
+    log(`gateway idle: ${gatewayIdle.held}/${gatewayIdle.target} held, ${gatewayIdle.kbPerConnection} KiB each (rss ${gatewayIdle.rssBeforeMb} → ${gatewayIdle.rssAfterMb} MB)`);
+    const baselineIdle = await benchIdle([baselineProcess, 'serve'], database.url, idleTarget);
+    log(`baseline idle: ${baselineIdle.held}/${baselineIdle.target} held, ${baselineIdle.kbPerConnection} KiB each (rss ${baselineIdle.rssBeforeMb} → ${baselineIdle.rssAfterMb} MB)`);
+    return { gateway: { ...gatewayFigures, idle: gatewayIdle }, baseline: { ...baselineFigures, idle: baselineIdle } };
   } finally {
-    await gateway.close();
     await writer.close();
     await database.drop();
   }
@@ -158,9 +299,8 @@ function rssMb(pid: number): number {
   return Math.round(kb / 102.4) / 10;
 }
 
-async function benchIdle(databaseUrl: string, target: number): Promise<GatewayBenchResult['idle']> {
-  const fixture = new URL('../test/gateway/fixtures/gateway-process.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import=tsx', fixture], {
+async function benchIdle(script: readonly string[], databaseUrl: string, target: number): Promise<IdleResult> {
+  const child = spawn(process.execPath, ['--import=tsx', ...script], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -186,7 +326,7 @@ async function benchIdle(databaseUrl: string, target: number): Promise<GatewayBe
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await benchGateway({ log: (line) => console.log(line) });
+  const result = await benchGateway({ log: (line) => console.log(line), ...(process.argv[2] ? { idleConnections: Number(process.argv[2]) } : {}) });
   console.log(JSON.stringify(result, null, 2));
   process.exit(0);
 }

@@ -44,6 +44,16 @@ export type CaptureOptions = Pick<Config, 'changeRetentionSeconds' | 'sqlitePoll
 
 const CURSOR = /^(0|[1-9][0-9]{0,18})$/;
 
+interface PgClient {
+  query<R>(config: { text: string; values: unknown[] }): Promise<{ rows: R[] }>;
+}
+
+/** The pg client a Sequelize transaction runs on (Sequelize sets it, without typing it). */
+function rawClient(transaction: Transaction): PgClient | null {
+  const connection = (transaction as unknown as { connection?: { query?: unknown } }).connection;
+  return connection !== undefined && typeof connection.query === 'function' ? (connection as PgClient) : null;
+}
+
 export async function openChangeFeed(db: Database, options: CaptureOptions, logger: Logger): Promise<ChangeFeed> {
   const subjects = new Map<Topic, Subject<Change>>(TOPICS.map((t) => [t, new Subject<Change>()]));
   let position = 0n;
@@ -135,8 +145,15 @@ export async function openChangeFeed(db: Database, options: CaptureOptions, logg
         // In one snapshot, the newest visible cursor marks exactly the changes the rows reflect
         // (commit-ordered cursors: the visible ones are always a prefix of the log).
         const bounds = await readBounds(db, transaction);
-        const query: SnapshotQuery = (sql, bind) =>
-          db.sequelize.query<Record<string, unknown>>(sql, { bind: [...bind], type: QueryTypes.SELECT, transaction });
+        // On PostgreSQL the rows are read straight from the transaction's pg client (same
+        // connection, same type parsers): Sequelize's per-row result handling was a third of a
+        // 10,000-row snapshot's time.
+        const client = db.dialect === 'postgres' ? rawClient(transaction) : null;
+        const query: SnapshotQuery =
+          client !== null
+            ? async (sql, bind) => (await client.query<Record<string, unknown>>({ text: sql, values: [...bind] })).rows
+            : (sql, bind) =>
+                db.sequelize.query<Record<string, unknown>>(sql, { bind: [...bind], type: QueryTypes.SELECT, transaction });
         const result = await read(query);
         return { cursor: bounds.newest, result };
       });

@@ -104,12 +104,57 @@ export function toWireValue(def: ColumnDef, value: unknown): unknown {
   }
 }
 
+type Converter = (value: unknown) => unknown;
+
+/** u64 from NUMERIC(20,0) / canonical TEXT: up to 19 digits without a leading zero is already canonical and below u64::MAX. */
+const CANONICAL_SHORT_U64 = /^(0|[1-9][0-9]{0,18})$/;
+
+// Per column kind, the cheapest conversion that gives exactly what toWireValue gives: snapshots
+// convert every column of thousands of rows, and the common driver values need no parsing at all.
+function converter(def: ColumnDef): Converter {
+  switch (def.kind) {
+    case 'u64':
+      return (value) =>
+        value === null || value === undefined
+          ? null
+          : typeof value === 'string' && CANONICAL_SHORT_U64.test(value)
+            ? value
+            : toU64String(value);
+    case 'serial':
+    case 'i64':
+    case 'int':
+      return (value) =>
+        value === null || value === undefined ? null : typeof value === 'number' && Number.isSafeInteger(value) ? value : toSafeNumber(value);
+    case 'timestamp':
+      return (value) =>
+        value === null || value === undefined ? null : value instanceof Date ? value.toISOString() : toIsoTimestamp(value);
+    case 'pubkey':
+    case 'signature':
+    case 'text':
+    case 'enum':
+      return (value) => (value === null || value === undefined ? null : typeof value === 'string' ? value : String(value));
+    default:
+      return (value) => toWireValue(def, value);
+  }
+}
+
+const converters = new Map<Topic, readonly (readonly [string, Converter])[]>();
+
+function convertersOf(topic: Topic): readonly (readonly [string, Converter])[] {
+  let list = converters.get(topic);
+  if (list === undefined) {
+    const columns: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
+    list = Object.entries(columns).map(([name, def]) => [name, converter(def)] as const);
+    converters.set(topic, list);
+  }
+  return list;
+}
+
 /** A row of `topic` from the database (any dialect) in wire form; unknown keys are dropped. */
 export function toWireRow<T extends Topic>(topic: T, raw: Readonly<Record<string, unknown>>): RowOf<T> {
-  const columns: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
   const row: Record<string, unknown> = {};
-  for (const [name, def] of Object.entries(columns)) {
-    if (Object.prototype.hasOwnProperty.call(raw, name)) row[name] = toWireValue(def, raw[name]);
+  for (const [name, convert] of convertersOf(topic)) {
+    if (Object.prototype.hasOwnProperty.call(raw, name)) row[name] = convert(raw[name]);
   }
   return row as RowOf<T>;
 }
