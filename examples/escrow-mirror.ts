@@ -6,25 +6,22 @@
 // change; after a reconnect it resumes from its cursor, and if the cursor has expired it replaces
 // the whole set with a fresh snapshot. SOLSTREAM_API_KEY is sent when set.
 //
-// The state is filtered here rather than on the server: the server matches a change by the row
-// after it, so an escrow that completes would never leave a set filtered on `state` server-side.
+// The filter runs on the server: an escrow that completes or is cancelled leaves the view as a
+// `delete`, so the mirror stays exact without looking at states itself.
 import WebSocket from 'ws';
-import { map } from 'rxjs';
 import { createClient, type Filter, type RowOf } from '../clients/typescript/src/index.ts';
 
 const [url = 'ws://127.0.0.1:8080/ws', maker] = process.argv.slice(2);
 const apiKey = process.env.SOLSTREAM_API_KEY;
 const client = createClient({ url, WebSocket, ...(apiKey ? { apiKey } : {}) });
 
-const ACTIVE = new Set(['created', 'funded']);
-const filter: Filter<'escrows'> = maker ? { maker } : {};
+const filter: Filter<'escrows'> = { state: { in: ['created', 'funded'] }, ...(maker ? { maker } : {}) };
 
 /** The mirror: escrow pubkey → row, active escrows only. */
-let mirror = new Map<string, RowOf<'escrows'>>();
+let mirror: ReadonlyMap<string, RowOf<'escrows'>> = new Map();
 
 client
   .live('escrows', filter)
-  .pipe(map((rows) => new Map([...rows].filter(([, escrow]) => ACTIVE.has(escrow.state)))))
   .subscribe({
     next: (active) => {
       const added = [...active.keys()].filter((key) => !mirror.has(key));

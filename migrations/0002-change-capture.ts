@@ -100,6 +100,8 @@ CREATE TABLE solstream_change_log (
     topic TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
     row JSONB NOT NULL,
+    -- the row before an UPDATE, so a subscriber learns when a row stops (or starts) matching its filter
+    old_row JSONB,
     committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX solstream_change_log_topic ON solstream_change_log (topic, cursor);
@@ -115,6 +117,7 @@ INSERT INTO solstream_change_log_state (id, pruned_through) VALUES (1, 0);
 CREATE FUNCTION solstream_capture() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     image jsonb;
+    old_image jsonb;
     col text;
     next_cursor bigint;
     stamp timestamptz := clock_timestamp();
@@ -123,18 +126,22 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(${ORDER_LOCK_KEY});
     IF TG_OP = 'DELETE' THEN image := to_jsonb(OLD); ELSE image := to_jsonb(NEW); END IF;
+    IF TG_OP = 'UPDATE' THEN old_image := to_jsonb(OLD); END IF;
     -- u64 amounts as strings: JSON numbers above 2^53 do not survive a JavaScript reader.
     FOR i IN 0 .. TG_NARGS - 1 LOOP
         col := TG_ARGV[i];
         IF jsonb_typeof(image -> col) = 'number' THEN
             image := jsonb_set(image, ARRAY[col], to_jsonb(image ->> col));
         END IF;
+        IF jsonb_typeof(old_image -> col) = 'number' THEN
+            old_image := jsonb_set(old_image, ARRAY[col], to_jsonb(old_image ->> col));
+        END IF;
     END LOOP;
     next_cursor := nextval('solstream_change_cursor');
-    INSERT INTO solstream_change_log (cursor, topic, op, row, committed_at)
-        VALUES (next_cursor, TG_TABLE_NAME, op, image, stamp);
+    INSERT INTO solstream_change_log (cursor, topic, op, row, old_row, committed_at)
+        VALUES (next_cursor, TG_TABLE_NAME, op, image, old_image, stamp);
     payload := json_build_object('c', next_cursor::text, 't', TG_TABLE_NAME, 'o', op,
-        'ts', floor(extract(epoch FROM stamp) * 1000)::bigint, 'r', image)::text;
+        'ts', floor(extract(epoch FROM stamp) * 1000)::bigint, 'r', image, 'p', old_image)::text;
     IF octet_length(payload) > ${MAX_INLINE_PAYLOAD} THEN
         payload := json_build_object('c', next_cursor::text, 't', TG_TABLE_NAME, 'o', op,
             'ts', floor(extract(epoch FROM stamp) * 1000)::bigint)::text;
@@ -159,6 +166,7 @@ CREATE TABLE solstream_change_log (
     topic TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
     row TEXT NOT NULL,
+    old_row TEXT,
     committed_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
 );
 CREATE INDEX solstream_change_log_topic ON solstream_change_log (topic, cursor);
@@ -178,10 +186,11 @@ function sqliteTriggers(): string[] {
       ['UPDATE', 'NEW'],
       ['DELETE', 'OLD'],
     ] as const) {
-      const fields = all.map((c) => `'${c}', ${json.includes(c) ? `json(${image}.${c})` : `${image}.${c}`}`).join(', ');
+      const fields = (ref: string) => all.map((c) => `'${c}', ${json.includes(c) ? `json(${ref}.${c})` : `${ref}.${c}`}`).join(', ');
+      const old = event === 'UPDATE' ? `json_object(${fields('OLD')})` : 'NULL';
       out.push(
         `CREATE TRIGGER solstream_capture_${table}_${event.toLowerCase()} AFTER ${event} ON ${table} BEGIN ` +
-          `INSERT INTO solstream_change_log (topic, op, row) VALUES ('${table}', '${event.toLowerCase()}', json_object(${fields})); END`,
+          `INSERT INTO solstream_change_log (topic, op, row, old_row) VALUES ('${table}', '${event.toLowerCase()}', json_object(${fields(image)}), ${old}); END`,
       );
     }
   }

@@ -10,24 +10,38 @@ interface RawChange {
   topic: string;
   op: string;
   row: unknown;
+  old_row: unknown;
   committed_ms: string | number;
+}
+
+function parseImage(image: unknown): Record<string, unknown> | null {
+  if (image === null || image === undefined) return null;
+  return typeof image === 'string' ? (JSON.parse(image) as Record<string, unknown>) : (image as Record<string, unknown>);
 }
 
 export function toChange(raw: RawChange): Change {
   if (!isTopic(raw.topic)) throw new Error(`change log holds an unknown topic "${raw.topic}"`);
-  const row = typeof raw.row === 'string' ? (JSON.parse(raw.row) as Record<string, unknown>) : (raw.row as Record<string, unknown>);
-  return {
-    cursor: String(raw.cursor),
-    topic: raw.topic,
-    op: raw.op as ChangeOp,
-    row: toWireRow(raw.topic, row),
-    committedAt: Number(raw.committed_ms),
-  };
+  return changeFromImage(
+    String(raw.cursor),
+    raw.topic,
+    raw.op as ChangeOp,
+    parseImage(raw.row) ?? {},
+    Number(raw.committed_ms),
+    parseImage(raw.old_row),
+  );
 }
 
 /** A row image as the capture trigger recorded it, turned into a Change (used for NOTIFY payloads). */
-export function changeFromImage(cursor: string, topic: Topic, op: ChangeOp, image: Record<string, unknown>, committedAt: number): Change {
-  return { cursor, topic, op, row: toWireRow(topic, image), committedAt };
+export function changeFromImage(
+  cursor: string,
+  topic: Topic,
+  op: ChangeOp,
+  image: Record<string, unknown>,
+  committedAt: number,
+  oldImage: Record<string, unknown> | null = null,
+): Change {
+  const change = { cursor, topic, op, row: toWireRow(topic, image), committedAt };
+  return oldImage === null ? change : { ...change, oldRow: toWireRow(topic, oldImage) };
 }
 
 export interface ReadOptions {
@@ -55,7 +69,7 @@ export async function readChanges(db: Database, options: ReadOptions): Promise<C
   bind.push(options.limit);
   const committedMs = pg ? "floor(extract(epoch FROM committed_at) * 1000)::bigint AS committed_ms" : 'committed_at AS committed_ms';
   const rows = await db.sequelize.query<RawChange>(
-    `SELECT CAST(cursor AS TEXT) AS cursor, topic, op, row, ${committedMs} FROM solstream_change_log ` +
+    `SELECT CAST(cursor AS TEXT) AS cursor, topic, op, row, old_row, ${committedMs} FROM solstream_change_log ` +
       // Qualified: a bare "cursor" here would name the TEXT alias above and sort 10 before 9.
       `WHERE ${where.join(' AND ')} ORDER BY solstream_change_log.cursor LIMIT $${bind.length}`,
     { bind, type: QueryTypes.SELECT, ...(options.transaction ? { transaction: options.transaction } : {}) },

@@ -18,6 +18,8 @@ interface Payload {
   o: ChangeOp;
   ts: number;
   r?: Record<string, unknown>;
+  /** The row before an update (null otherwise). */
+  p?: Record<string, unknown> | null;
 }
 
 export async function startPostgresListener(
@@ -46,10 +48,10 @@ export async function startPostgresListener(
       sink.logger.warn({ payload: raw.slice(0, 200) }, 'ignoring a malformed capture notification');
       return;
     }
-    const { c: cursor, t: topic, o: op, ts, r: image } = payload;
+    const { c: cursor, t: topic, o: op, ts, r: image, p: oldImage } = payload;
     if (!isTopic(topic)) return;
     if (image !== undefined) {
-      sink.enqueue(() => [changeFromImage(cursor, topic, op, image, ts)]);
+      sink.enqueue(() => [changeFromImage(cursor, topic, op, image, ts, oldImage ?? null)]);
     } else {
       // Too large for a payload: read exactly this change from the log, in its place in the queue.
       const after = (BigInt(cursor) - 1n).toString();

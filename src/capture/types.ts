@@ -14,6 +14,8 @@ export interface Change {
   readonly op: ChangeOp;
   /** The row after the change (before it, for a delete), already in wire form (see db/rows.ts). */
   readonly row: Readonly<Record<string, unknown>>;
+  /** For an update, the row before it (wire form): lets a filtered view see a row enter or leave it. */
+  readonly oldRow?: Readonly<Record<string, unknown>>;
   /** When the writing transaction committed (ms since epoch), for lag metrics. */
   readonly committedAt: number;
 }

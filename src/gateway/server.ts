@@ -6,7 +6,7 @@
 // the buffer. Each subscription keeps its own position and drops every change at or below it, so a
 // change is delivered once whether it was seen in the snapshot, the replay or the stream.
 import type { Subscription as RxSubscription } from 'rxjs';
-import type { Change, ChangeFeed } from '../capture/types.ts';
+import type { Change, ChangeFeed, ChangeOp } from '../capture/types.ts';
 import { CursorExpiredError, InvalidCursorError } from '../capture/types.ts';
 import type { Config, Dialect } from '../config.ts';
 import { isTopic, TABLES, type Topic } from '../db/schema.ts';
@@ -97,18 +97,37 @@ export const JOIN_BUFFER_LIMIT = 100_000;
 /** Changes read from the log per replay query. */
 const REPLAY_PAGE = 1000;
 
-// A change is serialised once, whoever receives it: the shared part of its frame, cached per change.
-const bodies = new WeakMap<Change, string>();
+// A change is serialised once per op it is delivered as, whoever receives it: the shared part of
+// its frame, cached per change.
+const bodies = new WeakMap<Change, Partial<Record<ChangeOp, string>>>();
 
-function changeBody(change: Change): string {
-  let body = bodies.get(change);
+function changeBody(change: Change, op: ChangeOp): string {
+  let cached = bodies.get(change);
+  if (cached === undefined) {
+    cached = {};
+    bodies.set(change, cached);
+  }
+  let body = cached[op];
   if (body === undefined) {
     body =
-      `"topic":${JSON.stringify(change.topic)},"op":${JSON.stringify(change.op)},` +
+      `"topic":${JSON.stringify(change.topic)},"op":${JSON.stringify(op)},` +
       `"row":${JSON.stringify(change.row)},"cursor":${JSON.stringify(change.cursor)}`;
-    bodies.set(change, body);
+    cached[op] = body;
   }
   return body;
+}
+
+/**
+ * What a change is to a filtered view: an update that makes a row match arrives as an insert, one
+ * that makes it stop matching as a delete (with the row's new values), one that matches before and
+ * after as an update; null when the view does not see it at all.
+ */
+export function viewOp(filter: CompiledFilter, change: Change): ChangeOp | null {
+  const now = filter.matches(change.row);
+  if (change.op !== 'update' || change.oldRow === undefined) return now ? change.op : null;
+  const before = filter.matches(change.oldRow);
+  if (now) return before ? 'update' : 'insert';
+  return before ? 'delete' : null;
 }
 
 type SubscriptionState = 'joining' | 'live' | 'closed';
@@ -390,7 +409,7 @@ class Connection implements ConnectionHandle {
     if (subscription.state === 'live') {
       this.deliver(subscription, change);
     } else if (subscription.state === 'joining') {
-      if (!subscription.filter.matches(change.row)) return;
+      if (viewOp(subscription.filter, change) === null) return;
       subscription.buffer.push(change);
       if (subscription.buffer.length > JOIN_BUFFER_LIMIT) this.slowConsumer();
     }
@@ -399,10 +418,11 @@ class Connection implements ConnectionHandle {
   private deliver(subscription: Subscription, change: Change): void {
     if (this.done || subscription.state === 'closed') return;
     if (compareCursors(change.cursor, subscription.position) <= 0) return;
-    if (!subscription.filter.matches(change.row)) return;
+    const op = viewOp(subscription.filter, change);
+    if (op === null) return;
     subscription.position = change.cursor;
     if (!this.socket.isOpen) return;
-    this.socket.send(subscription.framePrefix + changeBody(change) + '}');
+    this.socket.send(subscription.framePrefix + changeBody(change, op) + '}');
     this.metrics.messageSent(MessageType.Change);
     this.metrics.changeDelivered(change.committedAt);
     if (this.socket.bufferedAmount - this.snapshotBytesInFlight > this.options.limits.maxBufferedBytes) {

@@ -71,8 +71,9 @@ for (const dialect of DIALECTS) {
       const gotB = await ops(b, 'b', 1);
       expect(gotB.map((m) => m.row.pubkey)).to.deep.equal([marker]);
       const gotFunded = await ops(funded, 'f', 3);
+      // The update that makes the row funded is, to this view, the row arriving.
       expect(gotFunded.map((m) => [m.op, m.row.pubkey])).to.deep.equal([
-        ['update', key],
+        ['insert', key],
         ['delete', key],
         ['insert', marker],
       ]);
@@ -82,6 +83,27 @@ for (const dialect of DIALECTS) {
         await client.roundTrip();
         expect(client.messages.filter((m) => m.type === 'change')).to.have.length(0);
       }
+    });
+
+    it('tells a filtered view when an update moves a row into it or out of it', async () => {
+      const maker = pubkey();
+      const open = await connect();
+      await subscribe(open, { id: 'open', topic: 'escrows', filter: { maker, state: { in: ['created', 'funded'] } } });
+      const key = await writer.insertEscrow({ maker, state: 'created' });
+      await writer.sql(`UPDATE escrows SET state = 'funded' WHERE pubkey = $1`, [key]);
+      await writer.sql(`UPDATE escrows SET state = 'completed' WHERE pubkey = $1`, [key]);
+      await writer.sql(`UPDATE escrows SET completed_slot = 99 WHERE pubkey = $1`, [key]);
+      await writer.sql(`UPDATE escrows SET state = 'funded' WHERE pubkey = $1`, [key]);
+      const got: ChangeMessage[] = [];
+      for (let i = 0; i < 4; i++) got.push(await open.take<ChangeMessage>(isChange('open')));
+      expect(got.map((m) => [m.op, m.row.state])).to.deep.equal([
+        ['insert', 'created'],
+        ['update', 'funded'],
+        ['delete', 'completed'],
+        ['insert', 'funded'],
+      ]);
+      await open.roundTrip();
+      expect(open.messages.filter((m) => m.type === 'change')).to.have.length(0);
     });
 
     it('joins the snapshot to the stream under concurrent writers: every row once, none missing', async () => {

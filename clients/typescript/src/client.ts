@@ -179,9 +179,8 @@ export class SolstreamClient {
    * applied (insert/update set the row, delete removes it). A `reset` replaces the whole set with the
    * fresh snapshot. Each emission is a new Map.
    *
-   * The server matches a change against the filter using the row after the change, so a row that
-   * stops matching (an escrow filtered on `state: 'created'` that becomes `completed`) is not
-   * removed; filter such columns on the client instead.
+   * The server tells the view when an update moves a row into it (insert) or out of it (delete), so
+   * the set stays exact for any filter, e.g. `{ state: 'created' }`.
    */
   live<T extends Topic>(
     topic: T,
