@@ -1,6 +1,9 @@
 // `solstream serve`: migrate (by default), then run change capture and the gateway on one port,
 // and the ingester (from SOLANA_RPC_URL, or from an in-process local cluster on a first run);
 // stop cleanly on SIGTERM / SIGINT, closing in the reverse order of start.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
 import { openChangeFeed } from '../capture/index.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
@@ -10,6 +13,9 @@ import { startIngester } from '../ingest/ingester.ts';
 import { createLogger } from '../log.ts';
 import { buildDecoders, parseProgramsConfig } from '../programs/registry.ts';
 import { startLocalCluster } from '../simulate/cluster.ts';
+
+/** Where `npm run build` puts the dashboard that the gateway serves at `/`. */
+const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients/dashboard/dist');
 
 export async function run(_argv: string[], config: Config): Promise<number> {
   const logger = createLogger(config);
@@ -36,7 +42,9 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     }
     const feed = await openChangeFeed(db, config, logger);
     stack.push({ name: 'change feed', close: () => feed.close() });
-    const server = await startServer({ config, db, feed, logger });
+    const dashboard = fs.existsSync(path.join(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
+    if (dashboard === undefined) logger.warn('the dashboard is not built (npm run build): / is not served');
+    const server = await startServer({ config, db, feed, logger, ...(dashboard ? { staticDir: dashboard } : {}) });
     stack.push({ name: 'server', close: () => server.close() });
     logger.info({ url: server.url }, 'solstream is serving');
 
