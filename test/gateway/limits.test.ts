@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { ChangeMessage, ErrorMessage } from '../../src/gateway/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
 import { byType, freshDatabase, pubkey, startGateway, TestClient, type GatewayUnderTest, type Writer } from './harness.ts';
@@ -83,7 +83,7 @@ for (const dialect of DIALECTS) {
         client.send(message);
         const error = await client.take<ErrorMessage>(byType('error'));
         expect(error.code).to.equal(code);
-        expect(error.message).to.be.a('string').that.is.not.empty;
+        expect(error.message).to.be.a('string').and.have.length.greaterThan(0);
         await client.roundTrip();
         expect(client.messages.filter((m) => m.type === 'subscribed')).to.have.length(0);
         await othersUnaffected();

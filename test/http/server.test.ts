@@ -11,6 +11,7 @@ for (const dialect of DIALECTS) {
     const maker = pubkey();
     const escrows: string[] = [];
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies of many shapes; the assertions check them
     const get = async (path: string): Promise<{ status: number; body: any }> => {
       const response = await fetch(`${gateway.server.url}${path}`);
       const text = await response.text();
