@@ -20,23 +20,21 @@ const filter: Filter<'escrows'> = { state: { in: ['created', 'funded'] }, ...(ma
 /** The mirror: escrow pubkey → row, active escrows only. */
 let mirror: ReadonlyMap<string, RowOf<'escrows'>> = new Map();
 
-client
-  .live('escrows', filter)
-  .subscribe({
-    next: (active) => {
-      const added = [...active.keys()].filter((key) => !mirror.has(key));
-      const removed = [...mirror.keys()].filter((key) => !active.has(key));
-      mirror = active;
-      // u64 amounts are decimal strings; add them as bigints.
-      const lockedA = [...active.values()].reduce((sum, e) => sum + BigInt(e.amount_a), 0n);
-      console.log(
-        `${new Date().toISOString()}  active=${active.size}  +${added.length} -${removed.length}  locked_a=${lockedA}`,
-      );
-    },
-    error: (error: Error) => {
-      console.error(`mirror failed: ${error.message}`);
-      process.exitCode = 1;
-    },
-  });
+client.live('escrows', filter).subscribe({
+  next: (active) => {
+    const added = [...active.keys()].filter((key) => !mirror.has(key));
+    const removed = [...mirror.keys()].filter((key) => !active.has(key));
+    mirror = active;
+    // u64 amounts are decimal strings; add them as bigints.
+    const lockedA = [...active.values()].reduce((sum, e) => sum + BigInt(e.amount_a), 0n);
+    console.log(
+      `${new Date().toISOString()}  active=${active.size}  +${added.length} -${removed.length}  locked_a=${lockedA}`,
+    );
+  },
+  error: (error: Error) => {
+    console.error(`mirror failed: ${error.message}`);
+    process.exitCode = 1;
+  },
+});
 
 process.once('SIGINT', () => void client.close());

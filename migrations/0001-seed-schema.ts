@@ -352,7 +352,8 @@ export const down: Migration = async ({ context: { sequelize, dialect } }) => {
   await sequelize.transaction(async (transaction) => {
     for (const table of DROP_ORDER) await sequelize.query(`DROP TABLE IF EXISTS ${table}`, { transaction });
     if (dialect === 'postgres') {
-      for (const type of Object.keys(ENUM_LABELS)) await sequelize.query(`DROP TYPE IF EXISTS ${type}`, { transaction });
+      for (const type of Object.keys(ENUM_LABELS))
+        await sequelize.query(`DROP TYPE IF EXISTS ${type}`, { transaction });
       await sequelize.query('DROP DOMAIN IF EXISTS u64', { transaction });
     }
   });

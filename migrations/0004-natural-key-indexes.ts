@@ -15,6 +15,7 @@ export const up: Migration = async ({ context: { sequelize } }) => {
 
 export const down: Migration = async ({ context: { sequelize } }) => {
   await sequelize.transaction(async (transaction) => {
-    for (const table of TABLES) await sequelize.query(`DROP INDEX IF EXISTS solstream_${table}_signature`, { transaction });
+    for (const table of TABLES)
+      await sequelize.query(`DROP INDEX IF EXISTS solstream_${table}_signature`, { transaction });
   });
 };

@@ -200,7 +200,13 @@ export function parseApiKeys(raw: string | undefined): ApiKey[] {
         );
       }
       if (topics === undefined || topics.trim() === '*' || topics.trim() === '') return { key, topics: '*' as const };
-      return { key, topics: topics.split(',').map((t) => t.trim()).filter((t) => t !== '') };
+      return {
+        key,
+        topics: topics
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t !== ''),
+      };
     });
 }
 
@@ -225,7 +231,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!['auto', 'rpc', 'local', 'off'].includes(ingestRaw)) {
     throw new ConfigError(`SOLSTREAM_INGEST must be auto, rpc, local or off, got "${env.SOLSTREAM_INGEST}"`);
   }
-  const ingest = ingestRaw === 'auto' ? (env.SOLANA_RPC_URL?.trim() ? 'rpc' : 'local') : (ingestRaw as Config['ingest']);
+  const ingest =
+    ingestRaw === 'auto' ? (env.SOLANA_RPC_URL?.trim() ? 'rpc' : 'local') : (ingestRaw as Config['ingest']);
   return {
     databaseUrl,
     dialect,

@@ -16,7 +16,9 @@ interface RawChange {
 
 function parseImage(image: unknown): Record<string, unknown> | null {
   if (image === null || image === undefined) return null;
-  return typeof image === 'string' ? (JSON.parse(image) as Record<string, unknown>) : (image as Record<string, unknown>);
+  return typeof image === 'string'
+    ? (JSON.parse(image) as Record<string, unknown>)
+    : (image as Record<string, unknown>);
 }
 
 export function toChange(raw: RawChange): Change {
@@ -67,7 +69,9 @@ export async function readChanges(db: Database, options: ReadOptions): Promise<C
     where.push(`topic = $${bind.length}`);
   }
   bind.push(options.limit);
-  const committedMs = pg ? "floor(extract(epoch FROM committed_at) * 1000)::bigint AS committed_ms" : 'committed_at AS committed_ms';
+  const committedMs = pg
+    ? 'floor(extract(epoch FROM committed_at) * 1000)::bigint AS committed_ms'
+    : 'committed_at AS committed_ms';
   const rows = await db.sequelize.query<RawChange>(
     `SELECT CAST(cursor AS TEXT) AS cursor, topic, op, row, old_row, ${committedMs} FROM solstream_change_log ` +
       // Qualified: a bare "cursor" here would name the TEXT alias above and sort 10 before 9.
@@ -108,7 +112,10 @@ export async function pruneChanges(db: Database, before: number): Promise<number
     // Delete by cursor, not by time: everything at or below the watermark goes, so the watermark
     // alone tells whether a resume cursor is still covered.
     const cast = pg ? '$1::bigint' : 'CAST($1 AS INTEGER)';
-    await db.sequelize.query(`DELETE FROM solstream_change_log WHERE cursor <= ${cast}`, { bind: [top.top], transaction });
+    await db.sequelize.query(`DELETE FROM solstream_change_log WHERE cursor <= ${cast}`, {
+      bind: [top.top],
+      transaction,
+    });
     await db.sequelize.query(
       `UPDATE solstream_change_log_state SET pruned_through = ${cast} WHERE id = 1 AND pruned_through < ${cast}`,
       { bind: [top.top], transaction },

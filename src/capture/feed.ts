@@ -97,10 +97,15 @@ export async function openChangeFeed(db: Database, options: CaptureOptions, logg
     return run;
   };
 
-  const sink: FeedSink = { enqueue, catchUp, setLive: (v) => {
+  const sink: FeedSink = {
+    enqueue,
+    catchUp,
+    setLive: (v) => {
       // A read that finishes after close must not report the feed live again.
       if (!closed) live = v;
-    }, logger };
+    },
+    logger,
+  };
 
   // Start from the newest committed change; subscribers get older ones from snapshots and replays.
   const source: ChangeSource =
@@ -153,7 +158,11 @@ export async function openChangeFeed(db: Database, options: CaptureOptions, logg
           client !== null
             ? async (sql, bind) => (await client.query<Record<string, unknown>>({ text: sql, values: [...bind] })).rows
             : (sql, bind) =>
-                db.sequelize.query<Record<string, unknown>>(sql, { bind: [...bind], type: QueryTypes.SELECT, transaction });
+                db.sequelize.query<Record<string, unknown>>(sql, {
+                  bind: [...bind],
+                  type: QueryTypes.SELECT,
+                  transaction,
+                });
         const result = await read(query);
         return { cursor: bounds.newest, result };
       });

@@ -32,7 +32,13 @@ export async function startPostgresListener(
   const subscriber = pgListen.default(
     { connectionString: db.postgresUrl },
     // Reconnect for ever (retryTimeout 0 = no deadline): a database that comes back is caught up.
-    { parse: (raw: string) => raw, retryLimit: Infinity, retryTimeout: 0, retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 5000), paranoidChecking: 10_000 },
+    {
+      parse: (raw: string) => raw,
+      retryLimit: Infinity,
+      retryTimeout: 0,
+      retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 5000),
+      paranoidChecking: 10_000,
+    },
   );
   // While starting or reconnecting, notifications wait until the change log has been read up to
   // them: handled earlier, one would move the position past the changes missed while away.

@@ -4,10 +4,16 @@ import { ConfigError, loadConfig, type Config } from '../config.ts';
 export type Command = (argv: string[], config: Config) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  serve: { summary: 'run the gateway (HTTP + websocket), change capture, and the ingester when configured', load: async () => (await import('./serve.ts')).run },
+  serve: {
+    summary: 'run the gateway (HTTP + websocket), change capture, and the ingester when configured',
+    load: async () => (await import('./serve.ts')).run,
+  },
   migrate: { summary: 'migrate up | down [--to NAME] | status', load: async () => (await import('./migrate.ts')).run },
   ingest: { summary: 'run the ingester alone', load: async () => (await import('./ingest.ts')).run },
-  simulate: { summary: 'run the offline local cluster (Solana JSON-RPC + PubSub with live program activity)', load: async () => (await import('./simulate.ts')).run },
+  simulate: {
+    summary: 'run the offline local cluster (Solana JSON-RPC + PubSub with live program activity)',
+    load: async () => (await import('./simulate.ts')).run,
+  },
   tail: { summary: 'print a topic: snapshot, then live changes', load: async () => (await import('./tail.ts')).run },
 };
 
@@ -45,7 +51,9 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   try {
-    return await (await command.load())(rest, config);
+    return await (
+      await command.load()
+    )(rest, config);
   } catch (error) {
     process.stderr.write(`solstream ${name}: ${(error as Error).message}\n`);
     return 1;

@@ -9,7 +9,11 @@ const HELP = `usage: solstream migrate up [--to NAME]      apply pending migrati
        solstream migrate status              list applied and pending migrations`;
 
 export async function run(argv: string[], config: Config): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { to: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { to: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   const [action] = positionals;
   if (values.help || action === undefined || !['up', 'down', 'status'].includes(action) || positionals.length > 1) {
     process.stdout.write(`${HELP}\n`);

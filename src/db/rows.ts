@@ -61,7 +61,8 @@ export function toIsoTimestamp(value: unknown): string {
     if (m !== null) {
       const [, date, time, fraction = '', zone] = m;
       const ms = fraction === '' ? '' : fraction.slice(0, 4).padEnd(4, '0');
-      const offset = zone === undefined || zone === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+      const offset =
+        zone === undefined || zone === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
       return new Date(`${date}T${time}${ms}${offset}`).toISOString();
     }
     const parsed = new Date(value);
@@ -124,15 +125,24 @@ function converter(def: ColumnDef): Converter {
     case 'i64':
     case 'int':
       return (value) =>
-        value === null || value === undefined ? null : typeof value === 'number' && Number.isSafeInteger(value) ? value : toSafeNumber(value);
+        value === null || value === undefined
+          ? null
+          : typeof value === 'number' && Number.isSafeInteger(value)
+            ? value
+            : toSafeNumber(value);
     case 'timestamp':
       return (value) =>
-        value === null || value === undefined ? null : value instanceof Date ? value.toISOString() : toIsoTimestamp(value);
+        value === null || value === undefined
+          ? null
+          : value instanceof Date
+            ? value.toISOString()
+            : toIsoTimestamp(value);
     case 'pubkey':
     case 'signature':
     case 'text':
     case 'enum':
-      return (value) => (value === null || value === undefined ? null : typeof value === 'string' ? value : String(value));
+      return (value) =>
+        value === null || value === undefined ? null : typeof value === 'string' ? value : String(value);
     default:
       return (value) => toWireValue(def, value);
   }

@@ -139,7 +139,10 @@ function normaliseValue(column: string, def: ColumnDef, value: unknown, coerce: 
       if (typeof value !== 'boolean') return fail('true or false');
       return value;
     case 'timestamp': {
-      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+      if (
+        typeof value !== 'string' ||
+        !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)
+      ) {
         return fail('an ISO-8601 timestamp with a zone, e.g. 2026-01-31T12:00:00Z');
       }
       const date = new Date(value);

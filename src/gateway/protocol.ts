@@ -172,12 +172,7 @@ export interface PongMessage {
 
 export type ClientMessage = SubscribeMessage | UnsubscribeMessage | PingMessage;
 export type ServerMessage =
-  | SubscribedMessage
-  | UnsubscribedMessage
-  | SnapshotMessage
-  | ChangeMessage
-  | ErrorMessage
-  | PongMessage;
+  SubscribedMessage | UnsubscribedMessage | SnapshotMessage | ChangeMessage | ErrorMessage | PongMessage;
 
 /** Why a client message was rejected, ready to be sent back as an `error` message. */
 export class ProtocolError extends Error {

@@ -337,11 +337,7 @@ class Connection implements ConnectionHandle {
 
   private joinError(error: unknown, id: string): ProtocolError {
     if (error instanceof CursorExpiredError) {
-      return new ProtocolError(
-        ErrorCode.CursorExpired,
-        `${error.message}; subscribe again with a snapshot`,
-        id,
-      );
+      return new ProtocolError(ErrorCode.CursorExpired, `${error.message}; subscribe again with a snapshot`, id);
     }
     if (error instanceof InvalidCursorError) return new ProtocolError(ErrorCode.InvalidCursor, error.message, id);
     if (error instanceof SnapshotTooLargeError) return new ProtocolError(ErrorCode.SnapshotTooLarge, error.message, id);

@@ -118,7 +118,10 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       accepting = false;
       clearInterval(heartbeat);
       const closing = [...wss.clients].map(
-        (ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()))),
+        (ws) =>
+          new Promise<void>((resolve) =>
+            ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()),
+          ),
       );
       gateway.closeAll(CloseCode.GoingAway, 'server shutting down');
       for (const ws of wss.clients) if (ws.readyState === WebSocket.CONNECTING) ws.terminate();

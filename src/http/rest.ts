@@ -78,7 +78,10 @@ export async function listTopic(context: RestContext, topic: string, query: URLS
       limit,
       refuseTruncation: false,
     });
-    return { status: 200, body: { topic, cursor: snapshot.cursor, rows: snapshot.rows, truncated: snapshot.truncated } };
+    return {
+      status: 200,
+      body: { topic, cursor: snapshot.cursor, rows: snapshot.rows, truncated: snapshot.truncated },
+    };
   } catch (error) {
     if (error instanceof FilterError) return errorResponse(400, 'invalid_filter', error.message);
     throw error;
@@ -106,7 +109,11 @@ function readPositiveInt(query: URLSearchParams, name: string, fallback: number,
 }
 
 /** `GET /escrows/maker/{address}?state=&page=&page_size=`: newest first, as the seed API pages them. */
-export async function getMakerEscrows(context: RestContext, address: string, query: URLSearchParams): Promise<JsonResponse> {
+export async function getMakerEscrows(
+  context: RestContext,
+  address: string,
+  query: URLSearchParams,
+): Promise<JsonResponse> {
   if (context.topics !== '*' && !context.topics.includes('escrows')) {
     return errorResponse(403, 'forbidden_topic', 'this API key may not read escrows');
   }

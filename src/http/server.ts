@@ -122,7 +122,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return;
       }
       const context = { db, feed, limits: config.ws, topics: principal.topics };
-      if (api !== null) sendJson(response, await listTopic(context, decodeURIComponent(api[1] as string), url.searchParams));
+      if (api !== null)
+        sendJson(response, await listTopic(context, decodeURIComponent(api[1] as string), url.searchParams));
       else if (maker !== null) {
         sendJson(response, await getMakerEscrows(context, decodeURIComponent(maker[1] as string), url.searchParams));
       } else sendJson(response, await getEscrow(context, decodeURIComponent((escrow as RegExpExecArray)[1] as string)));

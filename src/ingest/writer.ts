@@ -245,7 +245,8 @@ export class BatchWriter {
     for (const checkpoint of checkpoints) last.set(checkpoint.programId, checkpoint);
     if (last.size === 0) return;
     const replacements: unknown[] = [];
-    for (const checkpoint of last.values()) replacements.push(checkpoint.programId, checkpoint.slot, checkpoint.signature);
+    for (const checkpoint of last.values())
+      replacements.push(checkpoint.programId, checkpoint.slot, checkpoint.signature);
     // One statement for the batch. Never moves back: a checkpoint only covers transactions up to it
     // if it is the newest one.
     await this.db.sequelize.query(

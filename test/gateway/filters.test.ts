@@ -63,7 +63,9 @@ describe('gateway filters: validation', () => {
   it('coerces query-string values only when asked', () => {
     expect(() => compileFilter('swaps', { slot: '5' })).to.throw(FilterError);
     expect(compileFilter('swaps', { slot: '5' }, { coerceStrings: true }).source).to.deep.equal({ slot: 5 });
-    expect(compileFilter('votes', { support: 'false' }, { coerceStrings: true }).source).to.deep.equal({ support: false });
+    expect(compileFilter('votes', { support: 'false' }, { coerceStrings: true }).source).to.deep.equal({
+      support: false,
+    });
   });
 
   it('recognises public keys and signatures by decoded length', () => {
@@ -80,7 +82,8 @@ describe('gateway filters: validation', () => {
         out = alphabet[Number(n % 58n)] + out;
         n /= 58n;
       }
-      for (const b of bytes) if (b === 0) out = '1' + out;
+      for (const b of bytes)
+        if (b === 0) out = '1' + out;
         else break;
       return out;
     };
@@ -187,7 +190,10 @@ for (const dialect of DIALECTS) {
         const all = (await database.db.sequelize.query('SELECT * FROM escrows ORDER BY id', {
           type: QueryTypes.SELECT,
         })) as Record<string, unknown>[];
-        const expected = all.map((r) => toWireRow('escrows', r)).filter((r) => compiled.matches(r)).map((r) => r.id);
+        const expected = all
+          .map((r) => toWireRow('escrows', r))
+          .filter((r) => compiled.matches(r))
+          .map((r) => r.id);
         const where = compiled.toSql(dialect);
         const selected = (await database.db.sequelize.query(
           `SELECT * FROM escrows ${where.sql === '' ? '' : `WHERE ${where.sql}`} ORDER BY id`,

@@ -2,7 +2,16 @@ import { expect } from 'chai';
 import { pruneChanges } from '../../src/capture/change-log.ts';
 import type { ChangeMessage, ErrorMessage, SnapshotMessage, SubscribedMessage } from '../../src/gateway/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
-import { byType, freshDatabase, pubkey, signature, startGateway, TestClient, type GatewayUnderTest, type Writer } from './harness.ts';
+import {
+  byType,
+  freshDatabase,
+  pubkey,
+  signature,
+  startGateway,
+  TestClient,
+  type GatewayUnderTest,
+  type Writer,
+} from './harness.ts';
 
 const isChange = (id: string) => (m: { type: string; id?: string }) => m.type === 'change' && m.id === id;
 
@@ -46,7 +55,11 @@ for (const dialect of DIALECTS) {
       const everything = await connect();
       await subscribe(a, { id: 'a', topic: 'escrows', filter: { maker: makerA } });
       await subscribe(b, { id: 'b', topic: 'escrows', filter: { maker: makerB } });
-      await subscribe(funded, { id: 'f', topic: 'escrows', filter: { state: 'funded', maker: { in: [makerA, makerB] } } });
+      await subscribe(funded, {
+        id: 'f',
+        topic: 'escrows',
+        filter: { state: 'funded', maker: { in: [makerA, makerB] } },
+      });
       await subscribe(everything, { id: 'all', topic: 'escrows' });
 
       const key = await writer.insertEscrow({ maker: makerA, amount_a: '18446744073709551615' });
@@ -121,7 +134,13 @@ for (const dialect of DIALECTS) {
       for (let i = 0; i < 6; i++) {
         await new Promise((resolve) => setTimeout(resolve, 15 * i));
         const client = await connect();
-        client.send({ type: 'subscribe', id: `j${i}`, topic: 'swaps', filter: { pool_pubkey: pool }, snapshot: { limit: 10_000 } });
+        client.send({
+          type: 'subscribe',
+          id: `j${i}`,
+          topic: 'swaps',
+          filter: { pool_pubkey: pool },
+          snapshot: { limit: 10_000 },
+        });
         joined.push({ client, id: `j${i}` });
       }
       await Promise.all(writers);
@@ -154,7 +173,12 @@ for (const dialect of DIALECTS) {
       await writer.insertSwap(await writer.insertPool(), 9999); // another pool: filtered out of the replay
 
       const second = await connect();
-      const subscribed = await subscribe(second, { id: 's', topic: 'swaps', filter: { pool_pubkey: pool }, since: last });
+      const subscribed = await subscribe(second, {
+        id: 's',
+        topic: 'swaps',
+        filter: { pool_pubkey: pool },
+        since: last,
+      });
       expect(subscribed.cursor).to.equal(last);
       const slots: number[] = [];
       let previous = BigInt(last);
@@ -203,7 +227,13 @@ for (const dialect of DIALECTS) {
       const pool = await writer.insertPool();
       for (let i = 1; i <= 8; i++) await writer.insertSwap(pool, i);
       const client = await connect();
-      client.send({ type: 'subscribe', id: 'n', topic: 'swaps', filter: { pool_pubkey: pool }, snapshot: { limit: 3 } });
+      client.send({
+        type: 'subscribe',
+        id: 'n',
+        topic: 'swaps',
+        filter: { pool_pubkey: pool },
+        snapshot: { limit: 3 },
+      });
       await client.take(byType('subscribed', 'n'));
       const snapshot = await client.take<SnapshotMessage>(byType('snapshot', 'n'));
       expect(snapshot.rows.map((r) => r.slot)).to.deep.equal([6, 7, 8]);

@@ -26,7 +26,13 @@ export function signature(): string {
 }
 
 export function testConfig(database: { url: string }, env: Record<string, string> = {}): Config {
-  return loadConfig({ DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'silent', SOLSTREAM_SQLITE_POLL_MS: '10', ...env });
+  return loadConfig({
+    DATABASE_URL: database.url,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    SOLSTREAM_SQLITE_POLL_MS: '10',
+    ...env,
+  });
 }
 
 export interface GatewayUnderTest {
@@ -38,9 +44,16 @@ export interface GatewayUnderTest {
 }
 
 /** A gateway process's worth of parts (own connection, own feed, own server) on an existing database. */
-export async function startGateway(database: TestDatabase, env: Record<string, string> = {}): Promise<GatewayUnderTest> {
+export async function startGateway(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<GatewayUnderTest> {
   const config = testConfig(database, env);
-  const db = await openDatabase({ databaseUrl: database.url, dialect: database.dialect, sqlitePath: database.sqlitePath });
+  const db = await openDatabase({
+    databaseUrl: database.url,
+    dialect: database.dialect,
+    sqlitePath: database.sqlitePath,
+  });
   const feed = await openChangeFeed(db, config, silentLogger);
   const server = await startServer({ config, db, feed, logger: silentLogger });
   return {
@@ -71,12 +84,25 @@ export class Writer {
     await this.db.sequelize.query(sql, { bind });
   }
 
-  async insertEscrow(fields: { maker?: string; state?: string; amount_a?: string; pubkey?: string } = {}): Promise<string> {
+  async insertEscrow(
+    fields: { maker?: string; state?: string; amount_a?: string; pubkey?: string } = {},
+  ): Promise<string> {
     const key = fields.pubkey ?? pubkey();
     await this.sql(
       `INSERT INTO escrows (pubkey, escrow_id, maker, mint_a, mint_b, amount_a, amount_b, vault, state, created_slot)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [key, '1', fields.maker ?? pubkey(), pubkey(), pubkey(), fields.amount_a ?? '1000', '2000', pubkey(), fields.state ?? 'created', 1],
+      [
+        key,
+        '1',
+        fields.maker ?? pubkey(),
+        pubkey(),
+        pubkey(),
+        fields.amount_a ?? '1000',
+        '2000',
+        pubkey(),
+        fields.state ?? 'created',
+        1,
+      ],
     );
     return key;
   }
@@ -117,17 +143,17 @@ export class TestClient {
   readonly closed: Promise<Closed>;
   readonly opened: Promise<void>;
 
-  constructor(
-    readonly ws: WebSocket,
-  ) {
+  constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       this.messages.push(JSON.parse(data.toString()) as ServerMessage);
       this.wake();
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
-      this.wake();
-      resolve({ code, reason: reason.toString() });
-    }));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        this.wake();
+        resolve({ code, reason: reason.toString() });
+      }),
+    );
     this.opened = new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -136,7 +162,10 @@ export class TestClient {
     ws.on('error', () => undefined);
   }
 
-  static async connect(url: string, options: WebSocket.ClientOptions & { protocols?: string[] } = {}): Promise<TestClient> {
+  static async connect(
+    url: string,
+    options: WebSocket.ClientOptions & { protocols?: string[] } = {},
+  ): Promise<TestClient> {
     const client = new TestClient(new WebSocket(url, options.protocols ?? [], options));
     await client.opened;
     return client;
@@ -153,14 +182,20 @@ export class TestClient {
   }
 
   /** Removes and returns the first queued message that satisfies `match`, waiting for it. */
-  async take<M extends ServerMessage = ServerMessage>(match: (m: ServerMessage) => boolean = () => true, timeoutMs = 10_000): Promise<M> {
+  async take<M extends ServerMessage = ServerMessage>(
+    match: (m: ServerMessage) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<M> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.messages.findIndex(match);
       if (index >= 0) return this.messages.splice(index, 1)[0] as M;
       if (this.ws.readyState === WebSocket.CLOSED) throw new Error('connection closed while waiting for a message');
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; queued: ${JSON.stringify(this.messages).slice(0, 500)}`);
+      if (left <= 0)
+        throw new Error(
+          `no matching message within ${timeoutMs} ms; queued: ${JSON.stringify(this.messages).slice(0, 500)}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

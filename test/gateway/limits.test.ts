@@ -2,7 +2,15 @@ import { expect } from 'chai';
 import type WebSocket from 'ws';
 import type { ChangeMessage, ErrorMessage } from '../../src/gateway/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
-import { byType, freshDatabase, pubkey, startGateway, TestClient, type GatewayUnderTest, type Writer } from './harness.ts';
+import {
+  byType,
+  freshDatabase,
+  pubkey,
+  startGateway,
+  TestClient,
+  type GatewayUnderTest,
+  type Writer,
+} from './harness.ts';
 
 const API_KEY = 'key-for-escrows-only-0001';
 const ADMIN_KEY = 'key-for-everything-00001';
@@ -28,7 +36,10 @@ for (const dialect of DIALECTS) {
     const opened: TestClient[] = [];
 
     const connect = async (key = ADMIN_KEY, options: WebSocket.ClientOptions = {}): Promise<TestClient> => {
-      const client = await TestClient.connect(gateway.wsUrl, { headers: { Authorization: `Bearer ${key}` }, ...options });
+      const client = await TestClient.connect(gateway.wsUrl, {
+        headers: { Authorization: `Bearer ${key}` },
+        ...options,
+      });
       opened.push(client);
       return client;
     };
@@ -69,11 +80,27 @@ for (const dialect of DIALECTS) {
       ['a subscribe with the topic as a list', { type: 'subscribe', id: 'x', topic: ['escrows'] }, 'invalid_message'],
       ['an unknown message type', { type: 'publish', id: 'x' }, 'unknown_type'],
       ['an unknown topic', { type: 'subscribe', id: 'x', topic: 'users' }, 'unknown_topic'],
-      ['an unknown column', { type: 'subscribe', id: 'x', topic: 'escrows', filter: { owner: pubkey() } }, 'invalid_filter'],
+      [
+        'an unknown column',
+        { type: 'subscribe', id: 'x', topic: 'escrows', filter: { owner: pubkey() } },
+        'invalid_filter',
+      ],
       ['a bad pubkey', { type: 'subscribe', id: 'x', topic: 'escrows', filter: { maker: 'O0Il' } }, 'invalid_filter'],
-      ['a u64 as a float', { type: 'subscribe', id: 'x', topic: 'escrows', filter: { amount_a: { gte: 1.5 } } }, 'invalid_filter'],
-      ['a range on text', { type: 'subscribe', id: 'x', topic: 'escrows', filter: { state: { gte: 'a' } } }, 'invalid_filter'],
-      ['a snapshot limit over the maximum', { type: 'subscribe', id: 'x', topic: 'swaps', snapshot: { limit: 10_000_000 } }, 'invalid_snapshot'],
+      [
+        'a u64 as a float',
+        { type: 'subscribe', id: 'x', topic: 'escrows', filter: { amount_a: { gte: 1.5 } } },
+        'invalid_filter',
+      ],
+      [
+        'a range on text',
+        { type: 'subscribe', id: 'x', topic: 'escrows', filter: { state: { gte: 'a' } } },
+        'invalid_filter',
+      ],
+      [
+        'a snapshot limit over the maximum',
+        { type: 'subscribe', id: 'x', topic: 'swaps', snapshot: { limit: 10_000_000 } },
+        'invalid_snapshot',
+      ],
       ['a malformed cursor', { type: 'subscribe', id: 'x', topic: 'escrows', since: 'abc' }, 'invalid_cursor'],
       ['an unsubscribe of an unknown id', { type: 'unsubscribe', id: 'nope' }, 'unknown_subscription'],
     ];
@@ -114,7 +141,12 @@ for (const dialect of DIALECTS) {
 
     it('closes the connection with 1009 on a frame over the size limit', async () => {
       const client = await connect();
-      client.send({ type: 'subscribe', id: 'big', topic: 'escrows', filter: { maker: { in: Array(400).fill(pubkey()) } } });
+      client.send({
+        type: 'subscribe',
+        id: 'big',
+        topic: 'escrows',
+        filter: { maker: { in: Array(400).fill(pubkey()) } },
+      });
       expect((await client.closed).code).to.equal(1009);
       await othersUnaffected();
     });
@@ -132,12 +164,16 @@ for (const dialect of DIALECTS) {
     it('closes a connection without a valid API key with 4401', async () => {
       const anonymous = await TestClient.connect(gateway.wsUrl);
       expect((await anonymous.closed).code).to.equal(4401);
-      const wrong = await TestClient.connect(gateway.wsUrl, { headers: { Authorization: 'Bearer not-a-real-key-000000' } });
+      const wrong = await TestClient.connect(gateway.wsUrl, {
+        headers: { Authorization: 'Bearer not-a-real-key-000000' },
+      });
       expect((await wrong.closed).code).to.equal(4401);
     });
 
     it('accepts the key as a subprotocol entry or a query parameter, and enforces its topics', async () => {
-      const viaProtocol = await TestClient.connect(gateway.wsUrl, { protocols: ['solstream.v1', `solstream.key.${API_KEY}`] });
+      const viaProtocol = await TestClient.connect(gateway.wsUrl, {
+        protocols: ['solstream.v1', `solstream.key.${API_KEY}`],
+      });
       opened.push(viaProtocol);
       expect(viaProtocol.ws.protocol).to.equal('solstream.v1');
       viaProtocol.send({ type: 'subscribe', id: 'e', topic: 'escrows' });
@@ -155,7 +191,9 @@ for (const dialect of DIALECTS) {
         headers: { Authorization: `Bearer ${ADMIN_KEY}`, Origin: 'https://evil.example.com' },
       }).catch((error: Error) => (status = Number(error.message.replace('HTTP ', ''))));
       expect(status).to.equal(403);
-      const allowed = await connect(ADMIN_KEY, { headers: { Authorization: `Bearer ${ADMIN_KEY}`, Origin: 'https://app.example.com' } });
+      const allowed = await connect(ADMIN_KEY, {
+        headers: { Authorization: `Bearer ${ADMIN_KEY}`, Origin: 'https://app.example.com' },
+      });
       await allowed.roundTrip();
     });
 

@@ -115,7 +115,8 @@ for (const dialect of DIALECTS) {
           for (let i = 1; i <= 50; i++) await writer.insertSwap(pool, i);
           for (const client of clients) {
             const slots: number[] = [];
-            for (let i = 1; i <= 50; i++) slots.push((await client.take<ChangeMessage>(byType('change', 'p'))).row.slot as number);
+            for (let i = 1; i <= 50; i++)
+              slots.push((await client.take<ChangeMessage>(byType('change', 'p'))).row.slot as number);
             expect(slots).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 1));
             client.close();
           }

@@ -62,7 +62,12 @@ describe('gateway protocol: parsing client messages', () => {
     ['an unknown field', '{"type":"subscribe","id":"a","topic":"escrows","where":1}', ErrorCode.InvalidMessage, 'a'],
     ['a filter array', '{"type":"subscribe","id":"a","topic":"escrows","filter":[]}', ErrorCode.InvalidFilter, 'a'],
     ['a filter string', '{"type":"subscribe","id":"a","topic":"escrows","filter":"x"}', ErrorCode.InvalidFilter, 'a'],
-    ['snapshot as a number', '{"type":"subscribe","id":"a","topic":"swaps","snapshot":5}', ErrorCode.InvalidSnapshot, 'a'],
+    [
+      'snapshot as a number',
+      '{"type":"subscribe","id":"a","topic":"swaps","snapshot":5}',
+      ErrorCode.InvalidSnapshot,
+      'a',
+    ],
     [
       'a zero snapshot limit',
       '{"type":"subscribe","id":"a","topic":"swaps","snapshot":{"limit":0}}',
@@ -83,7 +88,12 @@ describe('gateway protocol: parsing client messages', () => {
     ],
     ['a numeric since', '{"type":"subscribe","id":"a","topic":"swaps","since":5}', ErrorCode.InvalidCursor, 'a'],
     ['a negative since', '{"type":"subscribe","id":"a","topic":"swaps","since":"-1"}', ErrorCode.InvalidCursor, 'a'],
-    ['a since with leading zero', '{"type":"subscribe","id":"a","topic":"swaps","since":"01"}', ErrorCode.InvalidCursor, 'a'],
+    [
+      'a since with leading zero',
+      '{"type":"subscribe","id":"a","topic":"swaps","since":"01"}',
+      ErrorCode.InvalidCursor,
+      'a',
+    ],
     [
       'snapshot together with since',
       '{"type":"subscribe","id":"a","topic":"swaps","snapshot":true,"since":"5"}',

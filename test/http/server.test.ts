@@ -15,14 +15,19 @@ for (const dialect of DIALECTS) {
     const get = async (path: string): Promise<{ status: number; body: any }> => {
       const response = await fetch(`${gateway.server.url}${path}`);
       const text = await response.text();
-      return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+      return {
+        status: response.status,
+        body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+      };
     };
 
     before(async () => {
       ({ database, writer } = await freshDatabase(dialect));
       gateway = await startGateway(database);
       for (let i = 0; i < 5; i++) {
-        escrows.push(await writer.insertEscrow({ maker, state: i < 3 ? 'funded' : 'created', amount_a: String(10 ** (i + 1)) }));
+        escrows.push(
+          await writer.insertEscrow({ maker, state: i < 3 ? 'funded' : 'created', amount_a: String(10 ** (i + 1)) }),
+        );
       }
     });
     after(async () => {
@@ -102,7 +107,11 @@ for (const dialect of DIALECTS) {
       expect(page1.body.page).to.equal(1);
       expect(page1.body.page_size).to.equal(2);
       const page3 = await get(`/escrows/maker/${maker}?page=3&page_size=2`);
-      const all = [...page1.body.escrows, ...(await get(`/escrows/maker/${maker}?page=2&page_size=2`)).body.escrows, ...page3.body.escrows];
+      const all = [
+        ...page1.body.escrows,
+        ...(await get(`/escrows/maker/${maker}?page=2&page_size=2`)).body.escrows,
+        ...page3.body.escrows,
+      ];
       expect(all.map((e: { pubkey: string }) => e.pubkey).sort()).to.deep.equal([...escrows].sort());
       const funded = await get(`/escrows/maker/${maker}?state=funded`);
       expect(funded.body.escrows).to.have.length(3);

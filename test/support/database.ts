@@ -41,7 +41,9 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 /** Creates an empty database (not migrated) and returns its URL. */
-export async function createEmptyDatabase(dialect: Dialect): Promise<{ url: string; sqlitePath: string | null; remove(): Promise<void> }> {
+export async function createEmptyDatabase(
+  dialect: Dialect,
+): Promise<{ url: string; sqlitePath: string | null; remove(): Promise<void> }> {
   const name = `solstream_test_${crypto.randomBytes(6).toString('hex')}`;
   if (dialect === 'postgres') {
     await adminQuery(`CREATE DATABASE ${name}`);

@@ -1,12 +1,20 @@
 // Builds a Sequelize model from the schema catalogue, so model attributes cannot drift from the
 // columns the rest of solstream knows about.
-import { DataTypes, Model, type ModelAttributeColumnOptions, type ModelAttributes, type ModelStatic, type Sequelize } from 'sequelize';
+import {
+  DataTypes,
+  Model,
+  type ModelAttributeColumnOptions,
+  type ModelAttributes,
+  type ModelStatic,
+  type Sequelize,
+} from 'sequelize';
 import { toIsoTimestamp, toStoredU64, toU64String } from '../rows.ts';
 import { TABLES, type ColumnDef, type RowOf, type Topic } from '../schema.ts';
 
 /** Attributes a caller may leave out when creating a row (database defaults fill them). */
 type Defaulted = 'id' | 'created_at' | 'updated_at';
-export type CreationOf<T extends Topic> = Omit<RowOf<T>, Defaulted> & Partial<Pick<RowOf<T>, Defaulted & keyof RowOf<T>>>;
+export type CreationOf<T extends Topic> = Omit<RowOf<T>, Defaulted> &
+  Partial<Pick<RowOf<T>, Defaulted & keyof RowOf<T>>>;
 
 export type SeedModel<T extends Topic> = ModelStatic<Model<RowOf<T>, CreationOf<T>>>;
 

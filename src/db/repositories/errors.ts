@@ -26,7 +26,9 @@ export function describeWriteError(error: unknown, table: string): Error {
   if (!(error instanceof BaseError)) return error as Error;
   const message = driverMessage(error).replace(/^SQLITE_CONSTRAINT: /, '');
   if (error instanceof ForeignKeyConstraintError || /FOREIGN KEY constraint failed/.test(message)) {
-    return new WriteError('missing_parent', table, `references a row that does not exist: ${message}`, { cause: error });
+    return new WriteError('missing_parent', table, `references a row that does not exist: ${message}`, {
+      cause: error,
+    });
   }
   if (/NOT NULL constraint failed|null value in column/.test(message)) {
     return new WriteError('missing_value', table, `a required column has no value: ${message}`, { cause: error });
@@ -36,7 +38,10 @@ export function describeWriteError(error: unknown, table: string): Error {
   if (/UNIQUE constraint failed|duplicate key/.test(message)) {
     return new WriteError('duplicate_key', table, `duplicate key: ${message}`, { cause: error });
   }
-  if (error instanceof ValidationError || /CHECK constraint failed|check constraint|invalid input value|out of range|too long/i.test(message)) {
+  if (
+    error instanceof ValidationError ||
+    /CHECK constraint failed|check constraint|invalid input value|out of range|too long/i.test(message)
+  ) {
     return new WriteError('invalid_value', table, `invalid value: ${message}`, { cause: error });
   }
   if (error instanceof DatabaseError) return new WriteError('database_error', table, message, { cause: error });

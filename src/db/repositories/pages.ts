@@ -6,13 +6,17 @@ export interface Page {
 
 export const MAX_PAGE_SIZE = 1000;
 
-export function pageOf(options: { page?: number; pageSize?: number; limit?: number; offset?: number }, defaultSize = 20): Page {
+export function pageOf(
+  options: { page?: number; pageSize?: number; limit?: number; offset?: number },
+  defaultSize = 20,
+): Page {
   const size = options.limit ?? options.pageSize ?? defaultSize;
   if (!Number.isSafeInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
     throw new RangeError(`page size must be between 1 and ${MAX_PAGE_SIZE}, got ${size}`);
   }
   if (options.offset !== undefined) {
-    if (!Number.isSafeInteger(options.offset) || options.offset < 0) throw new RangeError(`offset must be ≥ 0, got ${options.offset}`);
+    if (!Number.isSafeInteger(options.offset) || options.offset < 0)
+      throw new RangeError(`offset must be ≥ 0, got ${options.offset}`);
     return { limit: size, offset: options.offset };
   }
   const page = options.page ?? 1;

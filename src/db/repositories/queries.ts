@@ -39,11 +39,9 @@ const LATEST_SLOT: Order = [
 ];
 
 /** The row of a state table (or votes) with this pubkey, or null. */
-export async function findByPubkey<T extends 'accounts' | 'escrows' | 'listings' | 'pools' | 'governances' | 'proposals' | 'votes'>(
-  db: Database,
-  topic: T,
-  pubkey: string,
-): Promise<RowOf<T> | null> {
+export async function findByPubkey<
+  T extends 'accounts' | 'escrows' | 'listings' | 'pools' | 'governances' | 'proposals' | 'votes',
+>(db: Database, topic: T, pubkey: string): Promise<RowOf<T> | null> {
   const models = modelsFor(db);
   const model = {
     accounts: models.Account,
@@ -71,7 +69,14 @@ export async function findEscrowsByParty(
 
 /** Escrows still open (created or funded), newest first. */
 export async function findActiveEscrows(db: Database, options: PageOptions = {}): Promise<RowOf<'escrows'>[]> {
-  return findRows(db, 'escrows', modelsFor(db).Escrow, { state: { [Op.in]: ['created', 'funded'] } }, NEWEST, pageOf(options));
+  return findRows(
+    db,
+    'escrows',
+    modelsFor(db).Escrow,
+    { state: { [Op.in]: ['created', 'funded'] } },
+    NEWEST,
+    pageOf(options),
+  );
 }
 
 /** Listings by seller and/or mint and/or state (default active), cheapest first. */
