@@ -9,11 +9,11 @@
 import { PublicKey } from '@solana/web3.js';
 import { TABLES, isTopic, type Topic } from '../db/schema.ts';
 import { toU64String } from '../db/rows.ts';
-import { AnchorCodec, TruncatedDataError, discriminatorHex, loadIdlFile } from './anchor-idl.ts';
+import { AnchorCodec, loadIdlFile } from './anchor-idl.ts';
 import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
-import { decodeEvents, decodeInstructions, type DecodeStats } from './events.ts';
+import { decodeAccountData, decodeEvents, decodeInstructions, type DecodeStats } from './events.ts';
 import { transactionRow } from './transactions.ts';
-import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from './types.ts';
+import type { DecodedRow, ProgramDecoder, TransactionInput } from './types.ts';
 
 export interface TableMapping {
   readonly topic: Topic;
@@ -98,17 +98,8 @@ export class CustomAnchorDecoder implements ProgramDecoder {
 
   decodeAccount(pubkey: string, data: Uint8Array, slot: number): DecodedRow[] {
     if (data.length === 0 || !this.watch.admits(pubkey)) return [];
-    let decoded;
-    try {
-      decoded = this.codec.decodeAccount(data);
-    } catch (err) {
-      if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
-      throw err;
-    }
-    if (decoded === null) {
-      this.stats.unknown({ programId: this.programId, pubkey, kind: 'account', discriminator: discriminatorHex(data) });
-      return [];
-    }
+    const decoded = decodeAccountData(this.codec, this.stats, this.programId, pubkey, data);
+    if (decoded === null) return [];
     const m = this.mapping.accounts?.[decoded.name];
     if (m === undefined) return [];
     const row = mapRow(m, { ...decoded.data, $pubkey: pubkey, $slot: slot });

@@ -4,13 +4,13 @@
 // from its first row on; 'created' is never observable for this program.
 import { PublicKey } from '@solana/web3.js';
 import { toU64String } from '../db/rows.ts';
-import { AnchorCodec, TruncatedDataError, discriminatorHex, loadBundledIdl } from './anchor-idl.ts';
+import { AnchorCodec, loadBundledIdl } from './anchor-idl.ts';
 import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
 import type { DecodeStats } from './events.ts';
-import { decodeInstructions, pubkeyString, u64Of } from './events.ts';
+import { decodeAccountData, decodeInstructions, pubkeyString, u64Of } from './events.ts';
 import { decodedRow } from './decoded-row.ts';
 import { transactionRow, succeeded } from './transactions.ts';
-import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from './types.ts';
+import type { DecodedRow, ProgramDecoder, TransactionInput } from './types.ts';
 
 export const ESCROW_PROGRAM_ID = 'qbuMdeYxYJXBjU6C6qFKjZKjXmrU83eDQomHdrch826';
 export const TOKEN_PROGRAM_ID = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
@@ -47,22 +47,8 @@ export class EscrowDecoder implements ProgramDecoder {
 
   decodeAccount(pubkey: string, data: Uint8Array, slot: number): DecodedRow[] {
     if (data.length === 0) return [];
-    let decoded;
-    try {
-      decoded = this.codec.decodeAccount(data);
-    } catch (err) {
-      if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
-      throw err;
-    }
-    if (decoded === null) {
-      this.stats.unknown({
-        programId: this.programId,
-        pubkey,
-        kind: 'account',
-        discriminator: discriminatorHex(data),
-      });
-      return [];
-    }
+    const decoded = decodeAccountData(this.codec, this.stats, this.programId, pubkey, data);
+    if (decoded === null) return [];
     if (decoded.name !== 'Offer') return [];
     const o = decoded.data;
     const maker = pubkeyString(o['maker']);

@@ -70,6 +70,28 @@ function resolve(tx: TransactionInput, ix: CompiledInstructionInput): { programI
 }
 
 /** Every instruction (top-level and inner, in execution order) addressed to `programId`. */
+/**
+ * Decodes an account of an Anchor program. An unknown discriminator is counted and reported (null
+ * comes back); data too short for its layout is a DecodeError naming the account.
+ */
+export function decodeAccountData(
+  codec: AnchorCodec,
+  stats: DecodeStats,
+  programId: string,
+  pubkey: string,
+  data: Uint8Array,
+): Decoded | null {
+  let decoded: Decoded | null;
+  try {
+    decoded = codec.decodeAccount(data);
+  } catch (err) {
+    if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
+    throw err;
+  }
+  if (decoded === null) stats.unknown({ programId, pubkey, kind: 'account', discriminator: discriminatorHex(data) });
+  return decoded;
+}
+
 export function programInstructions(tx: TransactionInput, programId: string): ProgramInstruction[] {
   const out: ProgramInstruction[] = [];
   tx.instructions.forEach((ix, outerIndex) => {

@@ -10,10 +10,17 @@
 //   them), advanced by the event's amounts and fee shares, and remembered per pool.
 // - user, mints and the config come from the swap/deposit/withdraw instruction's accounts.
 import { toU64String } from '../db/rows.ts';
-import { AnchorCodec, TruncatedDataError, discriminatorHex, loadBundledIdl } from './anchor-idl.ts';
+import { AnchorCodec, loadBundledIdl } from './anchor-idl.ts';
 import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
 import type { DecodeStats } from './events.ts';
-import { decodeEvents, decodeInstructions, pubkeyString, u64Of, type NamedInstruction } from './events.ts';
+import {
+  decodeAccountData,
+  decodeEvents,
+  decodeInstructions,
+  pubkeyString,
+  u64Of,
+  type NamedInstruction,
+} from './events.ts';
 import { decodedRow } from './decoded-row.ts';
 import { transactionRow, succeeded } from './transactions.ts';
 import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from './types.ts';
@@ -90,22 +97,8 @@ export class RaydiumCpSwapDecoder implements ProgramDecoder {
 
   decodeAccount(pubkey: string, data: Uint8Array, slot: number): DecodedRow[] {
     if (data.length === 0) return [];
-    let decoded;
-    try {
-      decoded = this.codec.decodeAccount(data);
-    } catch (err) {
-      if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
-      throw err;
-    }
-    if (decoded === null) {
-      this.stats.unknown({
-        programId: this.programId,
-        pubkey,
-        kind: 'account',
-        discriminator: discriminatorHex(data),
-      });
-      return [];
-    }
+    const decoded = decodeAccountData(this.codec, this.stats, this.programId, pubkey, data);
+    if (decoded === null) return [];
     const d = decoded.data;
     if (decoded.name === 'AmmConfig') {
       const rates = {

@@ -3,10 +3,11 @@
 // listings (Maker), sales (Taker of a listing) and collections (Maker/Taker naming a whitelist).
 // Delisting and expiry close the ListState: those instructions set the listing 'cancelled'.
 import { toU64String } from '../db/rows.ts';
-import { AnchorCodec, TruncatedDataError, discriminatorHex, loadBundledIdl, type Decoded } from './anchor-idl.ts';
+import { AnchorCodec, loadBundledIdl, type Decoded } from './anchor-idl.ts';
 import { decodedRow } from './decoded-row.ts';
 import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
 import {
+  decodeAccountData,
   decodeEvents,
   decodeInstructions,
   pubkeyString,
@@ -15,7 +16,7 @@ import {
   type ProgramInstruction,
 } from './events.ts';
 import { succeeded, transactionRow } from './transactions.ts';
-import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from './types.ts';
+import type { DecodedRow, ProgramDecoder, TransactionInput } from './types.ts';
 
 export const TENSOR_MARKETPLACE_PROGRAM_ID = 'TCMPhJdwDryooaGtiocG1u3xcYbRpiJzb283XfCZsDp';
 
@@ -59,17 +60,8 @@ export class TensorMarketplaceDecoder implements ProgramDecoder {
 
   decodeAccount(pubkey: string, data: Uint8Array, slot: number): DecodedRow[] {
     if (data.length === 0) return [];
-    let decoded;
-    try {
-      decoded = this.codec.decodeAccount(data);
-    } catch (err) {
-      if (err instanceof TruncatedDataError) throw new DecodeError(err.message, { pubkey });
-      throw err;
-    }
-    if (decoded === null) {
-      this.stats.unknown({ programId: this.programId, pubkey, kind: 'account', discriminator: discriminatorHex(data) });
-      return [];
-    }
+    const decoded = decodeAccountData(this.codec, this.stats, this.programId, pubkey, data);
+    if (decoded === null) return [];
     if (decoded.name !== 'ListState') return [];
     const seller = pubkeyString(decoded.data['owner']);
     const mint = pubkeyString(decoded.data['assetId']);
