@@ -1,8 +1,6 @@
 // Support for the client tests: a real gateway (HTTP + ws + change feed) on a fresh test database,
 // restartable on the same port, raw-SQL writes on a separate connection, and a collector that lets
 // a test wait for an Observable's values.
-import crypto from 'node:crypto';
-import { PublicKey } from '@solana/web3.js';
 import type { Observable, Subscription } from 'rxjs';
 import { openChangeFeed } from '../../src/capture/index.ts';
 import type { ChangeFeed } from '../../src/capture/types.ts';
@@ -12,18 +10,8 @@ import { silentLogger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
-export const pubkey = (): string => new PublicKey(crypto.randomBytes(32)).toBase58();
-
-const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-export function signature(): string {
-  let n = BigInt('0x' + crypto.randomBytes(64).toString('hex'));
-  let out = '';
-  while (n > 0n) {
-    out = BASE58[Number(n % 58n)] + out;
-    n /= 58n;
-  }
-  return out;
-}
+export { pubkey, signature } from '../support/keys.ts';
+import { pubkey, signature } from '../support/keys.ts';
 
 export interface Gateway {
   readonly server: RunningServer;

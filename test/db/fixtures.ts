@@ -1,12 +1,11 @@
 // Valid rows for every seed table, with unique keys per call, so each test owns its data.
-import crypto from 'node:crypto';
-import { PublicKey } from '@solana/web3.js';
 import { QueryTypes } from 'sequelize';
 import type { Database } from '../../src/db/connection.ts';
 import { upsertRows } from '../../src/db/repositories/index.ts';
 import type { Topic } from '../../src/db/schema.ts';
 
-export const pubkey = (): string => new PublicKey(crypto.randomBytes(32)).toBase58();
+export { pubkey } from '../support/keys.ts';
+import { pubkey } from '../support/keys.ts';
 /** A base58 string of signature length (two keys side by side are at most 88 characters). */
 export const signature = (): string => pubkey() + pubkey();
 

@@ -6,7 +6,7 @@ import { toWireRow } from '../../src/db/rows.ts';
 import { compileFilter, FilterError, isPubkey, isSignature } from '../../src/gateway/filters.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
 
-const pubkey = (): string => new PublicKey(crypto.randomBytes(32)).toBase58();
+import { pubkey } from '../support/keys.ts';
 
 describe('gateway filters: validation', () => {
   const key = pubkey();

@@ -1,7 +1,5 @@
 // Test harness for the gateway: a real server on a fresh database, real websocket clients, and a
 // separate connection for writes (so changes reach the gateway the way anyone's writes would).
-import crypto from 'node:crypto';
-import { PublicKey } from '@solana/web3.js';
 import WebSocket from 'ws';
 import { openChangeFeed } from '../../src/capture/index.ts';
 import type { ChangeFeed } from '../../src/capture/types.ts';
@@ -12,18 +10,8 @@ import type { ServerMessage } from '../../src/gateway/protocol.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
-export const pubkey = (): string => new PublicKey(crypto.randomBytes(32)).toBase58();
-
-const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-export function signature(): string {
-  let n = BigInt('0x' + crypto.randomBytes(64).toString('hex'));
-  let out = '';
-  while (n > 0n) {
-    out = BASE58[Number(n % 58n)] + out;
-    n /= 58n;
-  }
-  return out;
-}
+export { pubkey, signature } from '../support/keys.ts';
+import { pubkey, signature } from '../support/keys.ts';
 
 export function testConfig(database: { url: string }, env: Record<string, string> = {}): Config {
   return loadConfig({
