@@ -96,7 +96,10 @@ const MAX_ROWS = 1000;
 
 type Mode = 'upsert' | 'update' | 'append';
 
-/** A run of consecutive rows with the same columns and mode, no natural key twice: one statement. */
+/** Transactions that hold the append-rows lock (it is released at their end). */
+const appendLocked = new WeakSet<Transaction>();
+
+/** Rows with the same columns and mode and no natural key twice: one statement. */
 interface Chunk {
   readonly mode: Mode;
   readonly columns: readonly string[];
@@ -186,18 +189,19 @@ async function writeUpdate(
 async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction: Transaction): Promise<number> {
   const key: readonly string[] = TABLES[topic].naturalKey;
   const { columns } = chunk;
-  if (db.dialect === 'postgres') {
+  if (db.dialect === 'postgres' && !appendLocked.has(transaction)) {
     // The seed gives most append tables no unique key, so "already stored" is a lookup on the
-    // natural key (indexed by migration 0004). A transaction-scoped advisory lock on the table makes
-    // the check-then-insert safe against a concurrent writer of the same event. One lock per table
-    // rather than per key: a lock per row cost more than the insert itself (measured: ~60 µs a key,
-    // thousands per batch), and commits of captured changes are serialised by the capture trigger's
-    // own lock anyway, so concurrent writers gain little from finer locks.
+    // natural key (indexed by migration 0004). A transaction-scoped advisory lock makes the
+    // check-then-insert safe against a concurrent writer of the same event. One lock for every
+    // append table, taken once per transaction: a lock per row cost more than the insert itself
+    // (measured: ~60 µs a key, thousands per batch), and a writer's batch touches most append
+    // tables anyway, while commits of captured changes are serialised by the capture trigger.
     await db.sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', {
-      bind: [`solstream_append\u001f${topic}`],
+      bind: ['solstream_append_rows'],
       transaction,
       type: QueryTypes.SELECT,
     });
+    appendLocked.add(transaction);
   }
   const match = key.map((c) => `${topic}.${c} = v.${c}`).join(' AND ');
   const sql =
@@ -213,9 +217,10 @@ async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction
  * A state row that lacks a column a new row needs (e.g. an escrow's new state from a take-offer
  * transaction, without its amounts) is a *partial* row: it updates the stored row and never creates
  * one; when there is none yet it is counted as `missing`.
- * Rows are written as if one at a time, in order: consecutive rows with the same columns go in one
- * statement, and a row whose natural key already occurs in that statement starts the next one (one
- * statement cannot touch a row twice, and the second must see the first).
+ * Rows are written as if one at a time, in order, in as few statements as that allows: rows with
+ * the same columns go in one statement, except that a row whose natural key occurred earlier in
+ * the call is written after it, in a later statement (one statement cannot touch a row twice, and
+ * the second must see the first).
  * A constraint violation throws a WriteError naming the table, column or key, and nothing of this
  * call is kept.
  */
@@ -232,8 +237,13 @@ export async function upsertRows<T extends Topic>(
   const required = table.kind === 'state' ? requiredColumns(topic) : [];
 
   // Plan every statement before writing anything, so that a bad value is refused up front.
-  const chunks: Chunk[] = [];
-  let current: (Chunk & { signature: string; keys: Set<string> }) | null = null;
+  // A row's round is how often its natural key occurred before it in this call: round 0 holds
+  // every first occurrence, round 1 every second one, and so on. Rows of one round have distinct
+  // keys, so they do not depend on each other and go in one statement per column set whatever
+  // their order (the ingester's rows alternate between full and partial, with and without optional
+  // columns); rounds run in order, so a repeated key still sees the row before it.
+  const rounds: Map<string, Chunk[]>[] = [];
+  const occurrences = new Map<string, number>();
   for (const row of rows) {
     const record = row as Record<string, unknown>;
     const columns = Object.keys(record).filter((c) => !GENERATED.has(c) && record[c] !== undefined);
@@ -253,23 +263,24 @@ export async function upsertRows<T extends Topic>(
       mode =
         partial && key.every((c) => columns.includes(c)) && columns.some((c) => !key.includes(c)) ? 'update' : 'upsert';
     }
-    const signature = `${mode}:${columns.join(',')}`;
-    // NULL never equals NULL in SQL, so a row with a NULL key part never matches an earlier one.
+    // NULL never equals NULL in SQL, so a row with a NULL key part never matches another row.
     const keyValues = key.map((c) => bind[columns.indexOf(c)]);
-    const rowKey = keyValues.some((v) => v === null || v === undefined) ? null : JSON.stringify(keyValues);
-    const maxRows = Math.min(MAX_ROWS, Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns.length))));
-    if (
-      current === null ||
-      current.signature !== signature ||
-      current.binds.length >= maxRows ||
-      (rowKey !== null && current.keys.has(rowKey))
-    ) {
-      current = { mode, columns, binds: [], signature, keys: new Set() };
-      chunks.push(current);
+    let round = 0;
+    if (!keyValues.some((v) => v === null || v === undefined)) {
+      const rowKey = JSON.stringify(keyValues);
+      round = occurrences.get(rowKey) ?? 0;
+      occurrences.set(rowKey, round + 1);
     }
-    current.binds.push(bind);
-    if (rowKey !== null) current.keys.add(rowKey);
+    const groups = rounds[round] ?? (rounds[round] = new Map());
+    const signature = `${mode}:${columns.join(',')}`;
+    const maxRows = Math.min(MAX_ROWS, Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns.length))));
+    let list = groups.get(signature);
+    if (list === undefined) groups.set(signature, (list = []));
+    let chunk = list.at(-1);
+    if (chunk === undefined || chunk.binds.length >= maxRows) list.push((chunk = { mode, columns, binds: [] }));
+    chunk.binds.push(bind);
   }
+  const chunks = rounds.flatMap((groups) => [...groups.values()].flat());
 
   const run = async (transaction: Transaction): Promise<UpsertResult> => {
     const result: UpsertResult = { written: 0, unchanged: 0, missing: 0 };
