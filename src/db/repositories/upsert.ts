@@ -206,11 +206,12 @@ async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction
   const match = key.map((c) => `${topic}.${c} = v.${c}`).join(' AND ');
   // OFFSET 0 keeps PostgreSQL from turning NOT EXISTS into a hash anti-join, which reads the whole
   // table for every batch (measured: a sequential scan of all stored transactions per statement);
-  // as a subplan it is one index lookup per row, whatever the table's size.
+  // as a subplan it is one index lookup per row, whatever the table's size. (SQLite has no
+  // anti-join to avoid, and no OFFSET without LIMIT.)
   const sql =
     `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(db, topic, columns, chunk.binds.length, true)}) ` +
     `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM v ` +
-    `WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match} OFFSET 0) RETURNING id`;
+    `WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match}${db.dialect === 'postgres' ? ' OFFSET 0' : ''}) RETURNING id`;
   return returning(db, sql, chunk.binds.flat(), transaction);
 }
 
