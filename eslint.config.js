@@ -11,6 +11,8 @@ export default tseslint.config(
       'dist/',
       'scratch/',
       'test-artifacts/',
+      'bench/.prof/',
+      'bench/results/',
       'clients/**/dist/',
       'clients/dashboard/vendor/',
     ],
