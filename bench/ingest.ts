@@ -102,7 +102,13 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     // dashboard would be; the figure is changes received per second from the first write.
     // Without it, the figure is the write path alone (the gateway shares the box's two cores).
     const gateway = options.stream
-      ? await startGateway({ db, dialect: 'postgres', url: url.toString(), sqlitePath: null, drop: async () => undefined })
+      ? await startGateway({
+          db,
+          dialect: 'postgres',
+          url: url.toString(),
+          sqlitePath: null,
+          drop: async () => undefined,
+        })
       : null;
     let streamed = 0;
     let lastStreamed = 0;
@@ -117,7 +123,9 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       : [];
     TOPICS.forEach((topic) => client?.send(JSON.stringify({ type: 'subscribe', id: topic, topic })));
     while (client && acks < TOPICS.length) await new Promise((resolve) => setTimeout(resolve, 10));
-    const [{ before }] = (await db.sequelize.query('SELECT COALESCE(MAX(cursor), 0) AS before FROM solstream_change_log'))[0] as [{ before: string }];
+    const [{ before }] = (
+      await db.sequelize.query('SELECT COALESCE(MAX(cursor), 0) AS before FROM solstream_change_log')
+    )[0] as [{ before: string }];
 
     const writer = new BatchWriter(db, { upsert: upsertRows, logger: silentLogger });
     const writeStarted = performance.now();
@@ -130,10 +138,13 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       failedUpdates += result.failedUpdates;
     }
     const writeSeconds = Number(process.hrtime.bigint() - writeStart) / 1e9;
-    const [{ after }] = (await db.sequelize.query('SELECT COALESCE(MAX(cursor), 0) AS after FROM solstream_change_log'))[0] as [{ after: string }];
+    const [{ after }] = (
+      await db.sequelize.query('SELECT COALESCE(MAX(cursor), 0) AS after FROM solstream_change_log')
+    )[0] as [{ after: string }];
     const changes = Number(after) - Number(before);
     const deadline = Date.now() + 60_000;
-    while (client && streamed < changes && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (client && streamed < changes && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     client?.terminate();
     await gateway?.close();
     return {

@@ -14,37 +14,60 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 log('ingest: write path alone');
 const ingest = await runIngestBench({ transactions });
 log(`ingest: ${ingest.decodedPerSecond} decoded/s, ${ingest.persistedUpdatesPerSecond} updates/s persisted`);
+log('ingest: write path alone, batches of 2,000');
+const ingestLarge = await runIngestBench({ transactions, batchSize: 2000 });
+log(`ingest: ${ingestLarge.persistedUpdatesPerSecond} updates/s persisted`);
 log('ingest: with a gateway streaming every change');
 const streamed = await runIngestBench({ transactions, stream: true });
 log(`ingest: ${streamed.streamedChangesPerSecond} changes/s streamed`);
 log('gateway and baseline');
 const gateway = await benchGateway({ idleConnections, log });
 
-const table = render(gateway, ingest, streamed);
+const table = render(gateway, ingest, ingestLarge, streamed);
 process.stdout.write(`${table}\n`);
 const dir = new URL('./results/', import.meta.url);
 fs.mkdirSync(dir, { recursive: true });
 fs.writeFileSync(new URL('latest.md', dir), `${table}\n`);
 fs.writeFileSync(
   new URL('latest.json', dir),
-  `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), gateway, ingest, ingestStreamed: streamed }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), gateway, ingest, ingestLargeBatches: ingestLarge, ingestStreamed: streamed }, null, 2)}\n`,
 );
 process.exit(0);
 
 function machine(): string {
-  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}`;
+  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node ${process.version}`;
 }
 
-function render(g: GatewayBenchResult, ingest: IngestBenchResults, streamed: IngestBenchResults): string {
+function render(
+  g: GatewayBenchResult,
+  ingest: IngestBenchResults,
+  large: IngestBenchResults,
+  streamed: IngestBenchResults,
+): string {
   const { gateway: s, baseline: b } = g;
   const ratio = (x: number, y: number) => (y > 0 ? `${(x / y).toFixed(2)}×` : 'n/a');
   const rows: [string, string, string, string, string][] = [
-    ['latency p50, 1,000 changes/s, 100 filtered subscribers', `${s.latency.p50Ms} ms`, `${b.latency.p50Ms} ms`, '', ''],
-    ['latency p99, same load', `${s.latency.p99Ms} ms`, `${b.latency.p99Ms} ms`, '≤ 5 ms', s.latency.p99Ms <= 5 ? 'met' : 'missed'],
     [
-      'fan-out, 1,000 subscribers (deliveries/s)',
-      `${s.fanOut.deliveriesPerSecond}`,
-      `${b.fanOut.deliveriesPerSecond}`,
+      'latency p50, 1,000 changes/s, 100 filtered subscribers',
+      `${s.latency.p50Ms} ms`,
+      `${b.latency.p50Ms} ms`,
+      '',
+      '',
+    ],
+    [
+      'latency p99, same load',
+      `${s.latency.p99Ms} ms`,
+      `${b.latency.p99Ms} ms`,
+      '≤ 5 ms',
+      s.latency.p99Ms <= 5 ? 'met' : 'missed',
+    ],
+    [
+      'fan-out, 1,000 subscribers (deliveries/s, best of the runs in brackets)',
+      `${s.fanOut.deliveriesPerSecond} (${(s.fanOut.runs ?? []).join(', ')})`,
+      `${b.fanOut.deliveriesPerSecond} (${(b.fanOut.runs ?? []).join(', ')})`,
       '≥ 0.8× baseline',
       `${ratio(s.fanOut.deliveriesPerSecond, b.fanOut.deliveriesPerSecond)} ${s.fanOut.deliveriesPerSecond >= 0.8 * b.fanOut.deliveriesPerSecond ? 'met' : 'missed'}`,
     ],
@@ -60,7 +83,11 @@ function render(g: GatewayBenchResult, ingest: IngestBenchResults, streamed: Ing
       `${s.idle.kbPerConnection} KiB (RSS ${s.idle.rssBeforeMb} → ${s.idle.rssAfterMb} MB)`,
       `${b.idle.kbPerConnection} KiB (RSS ${b.idle.rssBeforeMb} → ${b.idle.rssAfterMb} MB)`,
       '10,000 in ≤ 300 MB',
-      s.idle.held >= 10_000 && s.idle.rssAfterMb <= 300 ? 'met' : s.idle.held < 10_000 ? 'not measured at 10,000' : 'missed',
+      s.idle.held >= 10_000 && s.idle.rssAfterMb <= 300
+        ? 'met'
+        : s.idle.held < 10_000
+          ? 'not measured at 10,000'
+          : 'missed',
     ],
     [
       `snapshot of ${s.snapshot.rows} rows (median of ${s.snapshot.runsMs.length})`,
@@ -78,6 +105,13 @@ function render(g: GatewayBenchResult, ingest: IngestBenchResults, streamed: Ing
       ingest.persistedUpdatesPerSecond >= 10_000 ? 'met' : 'missed',
     ],
     ['ingest: persisted rows/s', `${ingest.persistedRowsPerSecond}`, '', '', ''],
+    [
+      `ingest: persisted updates/s, batches of ${large.batchSize}`,
+      `${large.persistedUpdatesPerSecond}`,
+      '',
+      '≥ 10,000',
+      large.persistedUpdatesPerSecond >= 10_000 ? 'met' : 'missed',
+    ],
     [
       'ingest: changes streamed to a subscriber/s (gateway in the same process)',
       `${streamed.streamedChangesPerSecond} (${streamed.changesStreamed}/${streamed.changes})`,
