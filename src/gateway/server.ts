@@ -52,7 +52,7 @@ export interface GatewayMetrics {
   messageSent(type: MessageType): void;
   /** Changes not delivered because the connection was cut off, by reason. */
   messagesDropped(reason: 'slow_consumer' | 'closed', count: number): void;
-  /** A live change handed to a socket; `committedAt` is when its transaction committed. */
+  /** A live change handed to its first socket; `committedAt` is when its transaction committed. */
   changeDelivered(committedAt: number): void;
 }
 
@@ -420,7 +420,7 @@ class Connection implements ConnectionHandle {
     if (!this.socket.isOpen) return;
     this.socket.send(subscription.framePrefix + changeBody(change, op) + '}');
     this.metrics.messageSent(MessageType.Change);
-    this.metrics.changeDelivered(change.committedAt);
+    this.gateway.delivered(change);
     if (this.socket.bufferedAmount - this.snapshotBytesInFlight > this.options.limits.maxBufferedBytes) {
       this.slowConsumer();
     }
@@ -446,6 +446,17 @@ class GatewayCore implements Gateway {
 
   get connections(): number {
     return this.open.size;
+  }
+
+  /** The change most recently handed to a socket, so its lag is recorded once, not per subscriber. */
+  private lastDelivered: Change | null = null;
+
+  delivered(change: Change): void {
+    // A change reaches all its subscribers in one synchronous emission, so comparing with the last
+    // one is enough to see the first delivery of each.
+    if (change === this.lastDelivered) return;
+    this.lastDelivered = change;
+    this.metrics.changeDelivered(change.committedAt);
   }
 
   opened(socket: GatewaySocket, principal: Principal): ConnectionHandle {
