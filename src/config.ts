@@ -113,7 +113,7 @@ export function loadSolanaConfig(env: Env): SolanaConfig {
     rpcUrl,
     wsUrl,
     commitment,
-    batchSize: readInt(env, 'SOLSTREAM_INGEST_BATCH_SIZE', 500, 1, 100_000),
+    batchSize: readInt(env, 'SOLSTREAM_INGEST_BATCH_SIZE', 2000, 1, 100_000),
     flushMs: readInt(env, 'SOLSTREAM_INGEST_FLUSH_MS', 20, 0, 10_000),
     backfillPageSize: readInt(env, 'SOLSTREAM_BACKFILL_PAGE_SIZE', 1000, 1, 1000),
     rpcConcurrency: readInt(env, 'SOLSTREAM_RPC_CONCURRENCY', 8, 1, 256),
