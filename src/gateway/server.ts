@@ -142,7 +142,8 @@ interface Subscription {
   /** Changes at or below this cursor have been delivered (or are in the snapshot). */
   position: string;
   buffer: Change[];
-  stream: RxSubscription | null;
+  /** Stops this subscription's share of the topic's stream. */
+  detach: (() => void) | null;
 }
 
 class Connection implements ConnectionHandle {
@@ -253,8 +254,8 @@ class Connection implements ConnectionHandle {
   private remove(subscription: Subscription): void {
     if (subscription.state === 'closed') return;
     subscription.state = 'closed';
-    subscription.stream?.unsubscribe();
-    subscription.stream = null;
+    subscription.detach?.();
+    subscription.detach = null;
     subscription.buffer = [];
     this.subscriptions.delete(subscription.id);
     this.metrics.subscriptionRemoved(subscription.topic);
@@ -319,14 +320,12 @@ class Connection implements ConnectionHandle {
       state: 'joining',
       position: '0',
       buffer: [],
-      stream: null,
+      detach: null,
     };
     this.subscriptions.set(request.id, subscription);
     this.metrics.subscriptionAdded(topic);
     // Attach first, then read the position: every change after it reaches this subscription.
-    subscription.stream = feed.topic$(topic).subscribe({
-      next: (change) => this.onChange(subscription, change),
-    });
+    subscription.detach = this.gateway.attach(topic, (change) => this.onChange(subscription, change));
     const attachedAt = feed.position();
     this.join(subscription, request, checked.limit, attachedAt).catch((error: unknown) => {
       if (subscription.state === 'closed') return;
@@ -446,6 +445,30 @@ class GatewayCore implements Gateway {
 
   get connections(): number {
     return this.open.size;
+  }
+
+  // One RxJS subscription per topic for the whole gateway, fanning out to its subscriptions with a
+  // plain loop: a thousand subscribers of one topic cost one Subject observer, not a thousand.
+  private readonly routes = new Map<Topic, { stream: RxSubscription; targets: Set<(change: Change) => void> }>();
+
+  /** Routes every change of `topic` to `target` from now on; returns the detach function. */
+  attach(topic: Topic, target: (change: Change) => void): () => void {
+    let route = this.routes.get(topic);
+    if (route === undefined) {
+      const targets = new Set<(change: Change) => void>();
+      const stream = this.options.feed.topic$(topic).subscribe({
+        next: (change) => {
+          for (const deliver of targets) deliver(change);
+        },
+      });
+      route = { stream, targets };
+      this.routes.set(topic, route);
+    }
+    const { targets } = route;
+    targets.add(target);
+    return () => {
+      targets.delete(target);
+    };
   }
 
   /** The change most recently handed to a socket, so its lag is recorded once, not per subscriber. */
