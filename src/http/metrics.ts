@@ -27,7 +27,7 @@ export function createMetrics(): ServerMetrics {
   // Counted in a plain map on the hot path and handed to prom-client when scraped: a labelled
   // counter increment per delivered frame cost a third of the fan-out throughput.
   const pendingSent = new Map<MessageType, number>();
-  const sent = new client.Counter({
+  new client.Counter({
     name: 'solstream_ws_messages_sent_total',
     help: 'Messages handed to websocket connections, by message type.',
     labelNames: ['type'],
