@@ -2,7 +2,7 @@
 // the per-program checkpoints and per-account slots they advance committed in that same
 // transaction. Writes are idempotent (upsertRows changes nothing for a row already stored as is)
 // and slot-monotonic (state read at an older slot than the stored one is dropped).
-import type { Transaction } from 'sequelize';
+import { ConnectionError, TimeoutError, type Transaction } from 'sequelize';
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Database } from '../db/connection.ts';
 import { TABLES, type Topic } from '../db/schema.ts';
@@ -59,6 +59,23 @@ const TOPIC_ORDER: readonly Topic[] = [
   'executions',
 ];
 
+/**
+ * True for a failure of the database rather than of the data (connection lost or refused, server
+ * shutting down, a lock that did not come in time): such a batch is retried until the database is
+ * back, never split up and skipped, or its updates would be lost behind a later checkpoint.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (error instanceof ConnectionError || error instanceof TimeoutError) return true;
+  const message =
+    error instanceof Error ? `${error.message} ${(error as { parent?: Error }).parent?.message ?? ''}` : '';
+  return /ECONNREFUSED|ECONNRESET|EPIPE|Connection terminated|terminating connection|the database system is (starting up|shutting down)|not currently accepting connections|SQLITE_BUSY|database is locked/i.test(
+    message,
+  );
+}
+
+/** Longest wait between two attempts at a batch while the database is away, in ms. */
+const MAX_RETRY_DELAY_MS = 5000;
+
 /** Keys per SELECT … IN (…) so that statements stay below SQLite's bound-parameter limit. */
 const KEYS_PER_QUERY = 400;
 
@@ -103,7 +120,7 @@ export class BatchWriter {
     if (updates.length === 0) return { rowsWritten: 0, staleRows: 0, failedUpdates: 0 };
     let result: WriteResult;
     try {
-      result = await this.db.sequelize.transaction((transaction) => this.apply(updates, transaction));
+      result = await this.writeBatchRetrying(updates);
     } catch (batchError) {
       if (updates.length === 1) {
         result = await this.skip(updates[0] as Update, batchError);
@@ -115,7 +132,7 @@ export class BatchWriter {
         for (const update of updates) {
           let single: WriteResult;
           try {
-            single = await this.db.sequelize.transaction((transaction) => this.apply([update], transaction));
+            single = await this.writeBatchRetrying([update]);
           } catch (error) {
             single = await this.skip(update, error);
           }
@@ -128,6 +145,23 @@ export class BatchWriter {
     }
     this.options.feed?.poke();
     return result;
+  }
+
+  /** One transaction for the batch, retried with backoff for as long as the database itself is failing. */
+  private async writeBatchRetrying(updates: readonly Update[]): Promise<WriteResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.sequelize.transaction((transaction) => this.apply(updates, transaction));
+      } catch (error) {
+        if (!isTransientDatabaseError(error)) throw error;
+        const delay = Math.min(100 * 2 ** attempt, MAX_RETRY_DELAY_MS);
+        this.options.logger.warn(
+          { err: (error as Error).message, attempt: attempt + 1, retryInMs: delay, updates: updates.length },
+          'the database is unavailable; holding the batch and retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   /** Logs an update that cannot be written and still advances its checkpoint, so it is not retried forever. */

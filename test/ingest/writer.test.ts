@@ -3,7 +3,8 @@ import { upsertRows } from '../../src/db/repositories/index.ts';
 import { BatchWriter, type Update } from '../../src/ingest/writer.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { DecodedRow } from '../../src/programs/types.ts';
-import { DIALECTS, createTestDatabase, type TestDatabase } from '../support/database.ts';
+import pg from 'pg';
+import { DIALECTS, POSTGRES_ADMIN_URL, createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { testKey } from '../simulate/sample-program.ts';
 
 const pool = (pubkey: string, slot: number, reserve: string): DecodedRow<'pools'> => ({
@@ -98,3 +99,51 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('ingest writer while PostgreSQL refuses connections', () => {
+  it('holds the batch and writes it once the database is back, skipping nothing', async function () {
+    this.timeout(30_000);
+    const test = await createTestDatabase('postgres');
+    const name = new URL(test.url).pathname.slice(1);
+    const admin = async (sql: string) => {
+      const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      const writer = new BatchWriter(test.db, { upsert: upsertRows, logger: silentLogger });
+      const key = testKey('pool-during-outage');
+      // The database goes away: no new connections, and the pooled ones are cut.
+      await admin(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+      const written = writer.write([
+        {
+          rows: [pool(key, 10, '42')].map((r) => ({
+            ...r,
+            row: { ...r.row, pubkey: key },
+            account: { pubkey: key, slot: 10 },
+          })),
+          source: 'outage',
+        },
+      ]);
+      let settled = false;
+      void written.finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(settled, 'the batch waits for the database').to.equal(false);
+      await admin(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      const result = await written;
+      expect(result.failedUpdates).to.equal(0);
+      const [rows] = await test.db.sequelize.query(`SELECT token_a_reserve FROM pools WHERE pubkey = '${key}'`);
+      expect(rows).to.deep.equal([{ token_a_reserve: '42' }]);
+    } finally {
+      await admin(`ALTER DATABASE ${new URL(test.url).pathname.slice(1)} ALLOW_CONNECTIONS true`).catch(
+        () => undefined,
+      );
+      await test.drop();
+    }
+  });
+});
