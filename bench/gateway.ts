@@ -288,7 +288,9 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<G
     // (one with no clients does next to nothing per change), and the phases alternate between them
     // so that neither gets a quieter moment of this shared box. Fan-out runs twice each; the better
     // run counts.
-    const gateway = await startGateway(database, { SOLSTREAM_WS_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024) });
+    const gateway = await startGateway(database, {
+      env: { SOLSTREAM_WS_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024) },
+    });
     const baseline = await startBaseline(database.url);
     let gatewayFigures: Omit<TargetFigures, 'idle'>;
     let baselineFigures: Omit<TargetFigures, 'idle'>;

@@ -1,122 +1,19 @@
 // Test harness for the gateway: a real server on a fresh database, real websocket clients, and a
 // separate connection for writes (so changes reach the gateway the way anyone's writes would).
 import WebSocket from 'ws';
-import { openChangeFeed } from '../../src/capture/index.ts';
-import type { ChangeFeed } from '../../src/capture/types.ts';
-import { loadConfig, type Config, type Dialect } from '../../src/config.ts';
-import { openDatabase, type Database } from '../../src/db/connection.ts';
-import { silentLogger } from '../../src/log.ts';
+import type { Dialect } from '../../src/config.ts';
 import type { ServerMessage } from '../../src/gateway/protocol.ts';
-import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 export { pubkey, signature } from '../support/keys.ts';
-import { pubkey, signature } from '../support/keys.ts';
 
-export function testConfig(database: { url: string }, env: Record<string, string> = {}): Config {
-  return loadConfig({
-    DATABASE_URL: database.url,
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    SOLSTREAM_SQLITE_POLL_MS: '10',
-    ...env,
-  });
-}
-
-export interface GatewayUnderTest {
-  readonly server: RunningServer;
-  readonly feed: ChangeFeed;
-  readonly db: Database;
-  readonly wsUrl: string;
-  close(): Promise<void>;
-}
-
-/** A gateway process's worth of parts (own connection, own feed, own server) on an existing database. */
-export async function startGateway(
-  database: TestDatabase,
-  env: Record<string, string> = {},
-): Promise<GatewayUnderTest> {
-  const config = testConfig(database, env);
-  const db = await openDatabase({
-    databaseUrl: database.url,
-    dialect: database.dialect,
-    sqlitePath: database.sqlitePath,
-  });
-  const feed = await openChangeFeed(db, config, silentLogger);
-  const server = await startServer({ config, db, feed, logger: silentLogger });
-  return {
-    server,
-    feed,
-    db,
-    wsUrl: `${server.url.replace(/^http/, 'ws')}/ws`,
-    close: async () => {
-      await server.close(1000);
-      await feed.close();
-      await db.close();
-    },
-  };
-}
+import { Writer } from '../support/gateway.ts';
+export { startGateway, testConfig, Writer, type Gateway as GatewayUnderTest } from '../support/gateway.ts';
 
 /** A fresh database with a separate writer connection. */
 export async function freshDatabase(dialect: Dialect): Promise<{ database: TestDatabase; writer: Writer }> {
   const database = await createTestDatabase(dialect);
-  const writerDb = await openDatabase({ databaseUrl: database.url, dialect, sqlitePath: database.sqlitePath });
-  return { database, writer: new Writer(writerDb) };
-}
-
-/** Raw SQL writes on their own connection. */
-export class Writer {
-  constructor(readonly db: Database) {}
-
-  async sql(sql: string, bind: unknown[] = []): Promise<void> {
-    await this.db.sequelize.query(sql, { bind });
-  }
-
-  async insertEscrow(
-    fields: { maker?: string; state?: string; amount_a?: string; pubkey?: string } = {},
-  ): Promise<string> {
-    const key = fields.pubkey ?? pubkey();
-    await this.sql(
-      `INSERT INTO escrows (pubkey, escrow_id, maker, mint_a, mint_b, amount_a, amount_b, vault, state, created_slot)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        key,
-        '1',
-        fields.maker ?? pubkey(),
-        pubkey(),
-        pubkey(),
-        fields.amount_a ?? '1000',
-        '2000',
-        pubkey(),
-        fields.state ?? 'created',
-        1,
-      ],
-    );
-    return key;
-  }
-
-  /** Inserts a pool (swaps reference one) and returns its pubkey. */
-  async insertPool(): Promise<string> {
-    const key = pubkey();
-    await this.sql(
-      `INSERT INTO pools (pubkey, token_a_mint, token_b_mint, token_a_vault, token_b_vault, lp_mint, fee_rate, created_slot)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [key, pubkey(), pubkey(), pubkey(), pubkey(), pubkey(), 30, 1],
-    );
-    return key;
-  }
-
-  async insertSwap(pool: string, slot = 1): Promise<void> {
-    await this.sql(
-      `INSERT INTO swaps (pool_pubkey, user_address, input_mint, output_mint, input_amount, output_amount, fee_amount, signature, slot)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [pool, pubkey(), pubkey(), pubkey(), '10', '20', '1', signature(), slot],
-    );
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
-  }
+  return { database, writer: await Writer.open(database) };
 }
 
 export interface Closed {

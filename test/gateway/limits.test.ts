@@ -58,7 +58,7 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       ({ database, writer } = await freshDatabase(dialect));
-      gateway = await startGateway(database, ENV);
+      gateway = await startGateway(database, { env: ENV });
       bystander = await connect();
       bystander.send({ type: 'subscribe', id: 'bystander', topic: 'escrows', filter: { maker: bystanderMaker } });
       await bystander.take(byType('subscribed', 'bystander'));
