@@ -3,6 +3,8 @@ import { QueryTypes } from 'sequelize';
 import type { Database } from '../../src/db/connection.ts';
 import { upsertRows } from '../../src/db/repositories/index.ts';
 import type { Topic } from '../../src/db/schema.ts';
+import type { Dialect } from '../../src/config.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 export { pubkey } from '../support/keys.ts';
 import { pubkey } from '../support/keys.ts';
@@ -234,4 +236,25 @@ export async function countAll(db: Database): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const table of tables) out[table] = await countRows(db, table);
   return out;
+}
+
+export interface SeededDatabase {
+  readonly test: TestDatabase;
+  readonly db: Database;
+  readonly parents: Parents;
+}
+
+/**
+ * Registers mocha hooks giving the enclosing suite one fresh migrated database with parent rows
+ * (created before its tests, dropped after), handed to `use` once it exists.
+ */
+export function withSeededDatabase(dialect: Dialect, use: (seeded: SeededDatabase) => void): void {
+  let test: TestDatabase | undefined;
+  before(async () => {
+    test = await createTestDatabase(dialect);
+    use({ test, db: test.db, parents: await createParents(test.db) });
+  });
+  after(async () => {
+    await test?.drop();
+  });
 }

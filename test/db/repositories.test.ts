@@ -12,8 +12,8 @@ import {
   modelsFor,
   upsertRows,
 } from '../../src/db/repositories/index.ts';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
-import { createParents, pubkey, sampleRow, U64_MAX, type Parents, type Row } from './fixtures.ts';
+import { DIALECTS } from '../support/database.ts';
+import { pubkey, sampleRow, U64_MAX, type Parents, type Row, withSeededDatabase } from './fixtures.ts';
 
 /** Rows written one call after another, so that ids (and creation times) follow the array order. */
 async function writeInOrder(db: Database, topic: Parameters<typeof upsertRows>[1], rows: Row[]): Promise<void> {
@@ -23,18 +23,10 @@ async function writeInOrder(db: Database, topic: Parameters<typeof upsertRows>[1
 for (const dialect of DIALECTS) {
   describe(`repositories (${dialect})`, function () {
     this.timeout(60_000);
-    let test: TestDatabase;
     let db: Database;
     let parents: Parents;
 
-    before(async () => {
-      test = await createTestDatabase(dialect);
-      db = test.db;
-      parents = await createParents(db);
-    });
-    after(async () => {
-      await test.drop();
-    });
+    withSeededDatabase(dialect, (seeded) => ({ db, parents } = seeded));
 
     describe('findByPubkey', () => {
       it('returns the row in wire form (u64 strings, numbers, ISO timestamps, null for absent values)', async () => {

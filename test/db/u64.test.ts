@@ -5,8 +5,8 @@ import type { Database } from '../../src/db/connection.ts';
 import { findByPubkey, modelsFor, upsertRows } from '../../src/db/repositories/index.ts';
 import type { SeedModel } from '../../src/db/models/index.ts';
 import { TABLES, TOPICS, u64Columns, type Topic } from '../../src/db/schema.ts';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
-import { countAll, createParents, pubkey, sampleRow, U64_MAX, type Parents, type Row } from './fixtures.ts';
+import { DIALECTS } from '../support/database.ts';
+import { countAll, pubkey, sampleRow, U64_MAX, type Parents, type Row, withSeededDatabase } from './fixtures.ts';
 
 const MODEL_NAMES = {
   accounts: 'Account',
@@ -59,18 +59,10 @@ const INVALID: [string, unknown][] = [
 for (const dialect of DIALECTS) {
   describe(`u64 amounts (${dialect})`, function () {
     this.timeout(60_000);
-    let test: TestDatabase;
     let db: Database;
     let parents: Parents;
 
-    before(async () => {
-      test = await createTestDatabase(dialect);
-      db = test.db;
-      parents = await createParents(db);
-    });
-    after(async () => {
-      await test.drop();
-    });
+    withSeededDatabase(dialect, (seeded) => ({ db, parents } = seeded));
 
     it('covers every u64 column of the catalogue', () => {
       const all = U64_TOPICS.flatMap((t) => u64Columns(t));

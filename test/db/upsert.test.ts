@@ -4,8 +4,8 @@ import type { Database } from '../../src/db/connection.ts';
 import { describeWriteError } from '../../src/db/repositories/errors.ts';
 import { upsertRows, WriteError, type WriteErrorCode } from '../../src/db/repositories/index.ts';
 import type { Topic } from '../../src/db/schema.ts';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
-import { countAll, countRows, createParents, pubkey, sampleRow, type Parents, type Row } from './fixtures.ts';
+import { DIALECTS } from '../support/database.ts';
+import { countAll, countRows, pubkey, sampleRow, type Parents, type Row, withSeededDatabase } from './fixtures.ts';
 
 async function changeCount(db: Database, topic: Topic): Promise<number> {
   const [row] = await db.sequelize.query<{ n: string | number }>(
@@ -46,18 +46,10 @@ function expectWriteError(error: unknown, code: WriteErrorCode, table: string): 
 for (const dialect of DIALECTS) {
   describe(`upsertRows (${dialect})`, function () {
     this.timeout(60_000);
-    let test: TestDatabase;
     let db: Database;
     let parents: Parents;
 
-    before(async () => {
-      test = await createTestDatabase(dialect);
-      db = test.db;
-      parents = await createParents(db);
-    });
-    after(async () => {
-      await test.drop();
-    });
+    withSeededDatabase(dialect, (seeded) => ({ db, parents } = seeded));
 
     describe('idempotence', () => {
       it('stores the same state row twice as one row and captures one change', async () => {
