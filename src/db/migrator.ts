@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Umzug, SequelizeStorage, type MigrationParams } from 'umzug';
 import type { Database } from './connection.ts';
+import { withDatabaseLock } from './locks.ts';
 
 /** What every migration receives. */
 export type MigrationContext = Pick<Database, 'sequelize' | 'dialect'>;
@@ -47,15 +48,21 @@ export function createMigrator(db: Database, log: (message: string) => void = ()
   });
 }
 
+/**
+ * Applies pending migrations (up to `to`). Runs under the database's `migrate` lock: replicas that
+ * start together take turns, and the later ones find nothing left to do.
+ */
 export async function migrateUp(db: Database, to?: string): Promise<string[]> {
-  const migrator = createMigrator(db);
-  const done = await migrator.up(to === undefined ? {} : { to });
-  return done.map((m) => m.name);
+  return withDatabaseLock(db, 'migrate', async () => {
+    const done = await createMigrator(db).up(to === undefined ? {} : { to });
+    return done.map((m) => m.name);
+  });
 }
 
 /** Reverts down to (and including) `to`; `to: 0` reverts everything. Without `to`, the last one. */
 export async function migrateDown(db: Database, to?: string | 0): Promise<string[]> {
-  const migrator = createMigrator(db);
-  const done = await migrator.down(to === undefined ? {} : { to });
-  return done.map((m) => m.name);
+  return withDatabaseLock(db, 'migrate', async () => {
+    const done = await createMigrator(db).down(to === undefined ? {} : { to });
+    return done.map((m) => m.name);
+  });
 }

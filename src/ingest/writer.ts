@@ -1,13 +1,16 @@
 // The ingester's write path: decoded updates in batches, one database transaction per batch, with
-// the per-program checkpoints and per-account slots they advance committed in that same
+// the per-program checkpoints and per-column positions they advance committed in that same
 // transaction. Writes are idempotent (upsertRows changes nothing for a row already stored as is)
-// and slot-monotonic (state read at an older slot than the stored one is dropped).
+// and monotonic per column (a value older than the stored one is dropped; see positions.ts).
 import { ConnectionError, TimeoutError, type Transaction } from 'sequelize';
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Database } from '../db/connection.ts';
+import { assertLease, LeaseLostError, type Lease } from '../db/locks.ts';
+import { requiredColumns } from '../db/repositories/index.ts';
 import { TABLES, type Topic } from '../db/schema.ts';
 import type { DecodedRow } from '../programs/types.ts';
 import type { Logger } from '../log.ts';
+import { EARLIEST_WINS, positionOf, positionOfColumn, type ColumnPositions } from './positions.ts';
 
 /** The repository's idempotent upsert: insert-or-update-if-different (state), insert-if-absent (append). */
 export type UpsertRows = (
@@ -35,11 +38,15 @@ export interface Update {
 
 export interface WriteResult {
   readonly rowsWritten: number;
-  /** State rows dropped because newer state of their account is already stored. */
+  /** State rows of which every column was dropped because newer values are already stored. */
   readonly staleRows: number;
-  /** Updates that could not be written even alone (logged and skipped). */
+  /** Updates that could not be written even alone (logged as errors and skipped). */
   readonly failedUpdates: number;
+  /** New state rows without every required column (logged as errors, not written). */
+  readonly incompleteRows: number;
 }
+
+const NOTHING: WriteResult = { rowsWritten: 0, staleRows: 0, failedUpdates: 0, incompleteRows: 0 };
 
 /** Parents before children, so that a batch satisfies the seed's foreign keys. */
 const TOPIC_ORDER: readonly Topic[] = [
@@ -81,6 +88,8 @@ const KEYS_PER_QUERY = 400;
 
 export interface WriterOptions {
   readonly upsert: UpsertRows;
+  /** When set, every batch first checks that this process still holds the ingest lease. */
+  readonly lease?: Lease | undefined;
   readonly feed?: ChangeFeed | undefined;
   readonly logger: Logger;
 }
@@ -117,30 +126,33 @@ export class BatchWriter {
   }
 
   private async writeNow(updates: readonly Update[]): Promise<WriteResult> {
-    if (updates.length === 0) return { rowsWritten: 0, staleRows: 0, failedUpdates: 0 };
+    if (updates.length === 0) return NOTHING;
     let result: WriteResult;
     try {
       result = await this.writeBatchRetrying(updates);
     } catch (batchError) {
+      // Another process ingests now: nothing of this batch may be written, not even alone.
+      if (batchError instanceof LeaseLostError) throw batchError;
       if (updates.length === 1) {
         result = await this.skip(updates[0] as Update, batchError);
       } else {
         // One bad update must not hold back the rest: write each alone and skip those that still fail.
-        let rowsWritten = 0;
-        let staleRows = 0;
-        let failedUpdates = 0;
+        result = NOTHING;
         for (const update of updates) {
           let single: WriteResult;
           try {
             single = await this.writeBatchRetrying([update]);
           } catch (error) {
+            if (error instanceof LeaseLostError) throw error;
             single = await this.skip(update, error);
           }
-          rowsWritten += single.rowsWritten;
-          staleRows += single.staleRows;
-          failedUpdates += single.failedUpdates;
+          result = {
+            rowsWritten: result.rowsWritten + single.rowsWritten,
+            staleRows: result.staleRows + single.staleRows,
+            failedUpdates: result.failedUpdates + single.failedUpdates,
+            incompleteRows: result.incompleteRows + single.incompleteRows,
+          };
         }
-        result = { rowsWritten, staleRows, failedUpdates };
       }
     }
     this.options.feed?.poke();
@@ -164,25 +176,33 @@ export class BatchWriter {
     }
   }
 
-  /** Logs an update that cannot be written and still advances its checkpoint, so it is not retried forever. */
+  /**
+   * An update the database refuses even alone: an error (it means data the chain has is not
+   * stored), counted, and its checkpoint still advanced so that it is not retried for ever.
+   */
   private async skip(update: Update, error: unknown): Promise<WriteResult> {
-    this.options.logger.warn(
+    this.options.logger.error(
       { source: update.source, err: (error as Error).message },
-      'skipping an update the database rejects',
+      'the database rejects an update; skipped',
     );
     if (update.checkpoint !== undefined) {
       const checkpoint = update.checkpoint;
-      await this.db.sequelize.transaction((transaction) => this.saveCheckpoints([checkpoint], transaction));
+      await this.db.sequelize.transaction(async (transaction) => {
+        if (this.options.lease !== undefined) await assertLease(this.db, this.options.lease, transaction);
+        await this.saveCheckpoints([checkpoint], transaction);
+      });
     }
-    return { rowsWritten: 0, staleRows: 0, failedUpdates: 1 };
+    return { ...NOTHING, failedUpdates: 1 };
   }
 
   private async apply(updates: readonly Update[], transaction: Transaction): Promise<WriteResult> {
-    const stored = await this.storedSlots(updates, transaction);
-    // Per account, rows are folded in batch order: a row at the same or a newer slot overlays its
-    // columns on what came before (decoders may give only the columns an event changes), a row
-    // from an older slot than the stored or already folded state is dropped.
-    const newest = new Map<string, { slot: number; row: DecodedRow }>();
+    if (this.options.lease !== undefined) await assertLease(this.db, this.options.lease, transaction);
+    const stored = await this.storedPositions(updates, transaction);
+    // Per state row, the batch's rows are folded column by column: a column takes a row's value
+    // when the row's position is at least that of the value it replaces (stored, or folded from an
+    // earlier row of the batch); older values are dropped. Decoders give only the columns they
+    // know, so an account read and an event may each advance different columns of one row.
+    const folded = new Map<string, FoldedRow>();
     const plain: DecodedRow[] = [];
     let staleRows = 0;
     for (const update of updates) {
@@ -192,27 +212,40 @@ export class BatchWriter {
           continue;
         }
         const key = slotKey(row.topic, row.account.pubkey);
-        const storedSlot = stored.get(key);
-        const seen = newest.get(key);
-        if (
-          (storedSlot !== undefined && storedSlot > row.account.slot) ||
-          (seen !== undefined && seen.slot > row.account.slot)
-        ) {
-          staleRows++;
-          continue;
+        let entry = folded.get(key);
+        if (entry === undefined) {
+          const positions = stored.get(key);
+          entry = { topic: row.topic, exists: positions !== undefined, row: {}, positions: { ...positions } };
+          folded.set(key, entry);
         }
-        const merged = seen === undefined ? row : { ...row, row: { ...seen.row.row, ...row.row } };
-        newest.set(key, { slot: row.account.slot, row: merged as DecodedRow });
+        if (!foldInto(entry, row, positionOf(row.account))) staleRows++;
       }
     }
     const byTopic = new Map<Topic, Record<string, unknown>[]>();
-    const push = (row: DecodedRow) => {
-      let list = byTopic.get(row.topic);
-      if (list === undefined) byTopic.set(row.topic, (list = []));
-      list.push(row.row as Record<string, unknown>);
+    const push = (topic: Topic, row: Record<string, unknown>) => {
+      let list = byTopic.get(topic);
+      if (list === undefined) byTopic.set(topic, (list = []));
+      list.push(row);
     };
-    for (const { row } of newest.values()) push(row);
-    plain.forEach(push);
+    const positions: { key: string; positions: ColumnPositions }[] = [];
+    let incompleteRows = 0;
+    for (const [key, entry] of folded) {
+      if (!entry.changed) continue;
+      const missing = entry.exists ? [] : requiredColumns(entry.topic).filter((c) => entry.row[c] === undefined);
+      if (missing.length > 0) {
+        // Creating a row needs all of it; the mapping stage is there to provide it. Never written
+        // (nor its positions), so a later complete row still creates it.
+        incompleteRows++;
+        this.options.logger.error(
+          { table: entry.topic, pubkey: splitSlotKey(key)[1], missing },
+          'a new state row lacks required columns; not written',
+        );
+        continue;
+      }
+      push(entry.topic, entry.row);
+      positions.push({ key, positions: entry.positions });
+    }
+    for (const row of plain) push(row.topic, row.row as Record<string, unknown>);
 
     let rowsWritten = 0;
     for (const topic of TOPIC_ORDER) {
@@ -221,53 +254,51 @@ export class BatchWriter {
       await this.options.upsert(this.db, topic, rows, { transaction });
       rowsWritten += rows.length;
     }
-    await this.saveSlots(
-      [...newest].map(([key, { slot }]) => ({ key, slot })),
-      transaction,
-    );
+    await this.savePositions(positions, transaction);
     await this.saveCheckpoints(
       updates.flatMap((u) => (u.checkpoint === undefined ? [] : [u.checkpoint])),
       transaction,
     );
-    return { rowsWritten, staleRows, failedUpdates: 0 };
+    return { rowsWritten, staleRows, failedUpdates: 0, incompleteRows };
   }
 
-  private async storedSlots(updates: readonly Update[], transaction: Transaction): Promise<Map<string, number>> {
-    const keys = new Map<string, { topic: string; pubkey: string }>();
-    for (const update of updates) {
-      for (const row of update.rows) {
-        if (row.account !== undefined)
-          keys.set(slotKey(row.topic, row.account.pubkey), { topic: row.topic, pubkey: row.account.pubkey });
-      }
-    }
-    const out = new Map<string, number>();
-    const list = [...keys.values()];
+  private async storedPositions(
+    updates: readonly Update[],
+    transaction: Transaction,
+  ): Promise<Map<string, ColumnPositions>> {
+    const pubkeys = new Set<string>();
+    for (const update of updates) for (const row of update.rows) if (row.account) pubkeys.add(row.account.pubkey);
+    const out = new Map<string, ColumnPositions>();
+    const list = [...pubkeys];
     for (let i = 0; i < list.length; i += KEYS_PER_QUERY) {
       const chunk = list.slice(i, i + KEYS_PER_QUERY);
-      const pubkeys = [...new Set(chunk.map((k) => k.pubkey))];
       const [rows] = await this.db.sequelize.query(
-        `SELECT topic, pubkey, slot FROM solstream_account_slots WHERE pubkey IN (${pubkeys.map(() => '?').join(', ')})`,
-        { replacements: pubkeys, transaction },
+        `SELECT topic, pubkey, positions FROM solstream_state_positions WHERE pubkey IN (${chunk.map(() => '?').join(', ')})`,
+        { replacements: chunk, transaction },
       );
-      for (const r of rows as { topic: string; pubkey: string; slot: number | string }[]) {
-        out.set(slotKey(r.topic, r.pubkey), Number(r.slot));
+      for (const r of rows as { topic: string; pubkey: string; positions: string }[]) {
+        out.set(slotKey(r.topic, r.pubkey), JSON.parse(r.positions) as ColumnPositions);
       }
     }
     return out;
   }
 
-  private async saveSlots(entries: readonly { key: string; slot: number }[], transaction: Transaction): Promise<void> {
-    const greatest = this.db.dialect === 'postgres' ? 'GREATEST' : 'MAX';
+  private async savePositions(
+    entries: readonly { key: string; positions: ColumnPositions }[],
+    transaction: Transaction,
+  ): Promise<void> {
+    // The folded positions already include the stored ones: written whole. Only the lease holder
+    // writes here, inside the transaction that read them.
     for (let i = 0; i < entries.length; i += KEYS_PER_QUERY) {
       const chunk = entries.slice(i, i + KEYS_PER_QUERY);
       const replacements: unknown[] = [];
-      for (const { key, slot } of chunk) {
+      for (const { key, positions } of chunk) {
         const [topic, pubkey] = splitSlotKey(key);
-        replacements.push(topic, pubkey, slot);
+        replacements.push(topic, pubkey, JSON.stringify(positions));
       }
       await this.db.sequelize.query(
-        `INSERT INTO solstream_account_slots (topic, pubkey, slot) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
-         ON CONFLICT (topic, pubkey) DO UPDATE SET slot = ${greatest}(solstream_account_slots.slot, excluded.slot)`,
+        `INSERT INTO solstream_state_positions (topic, pubkey, positions) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+         ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions`,
         { replacements, transaction },
       );
     }
@@ -300,6 +331,45 @@ function dedupeByNaturalKey(topic: Topic, rows: readonly Record<string, unknown>
   const byKey = new Map<string, Record<string, unknown>>();
   for (const row of rows) byKey.set(JSON.stringify(key.map((column) => row[column] ?? null)), row);
   return [...byKey.values()];
+}
+
+interface FoldedRow {
+  readonly topic: Topic;
+  /** True when the row is stored already (it has stored positions). */
+  readonly exists: boolean;
+  readonly row: Record<string, unknown>;
+  readonly positions: ColumnPositions;
+  changed?: boolean;
+}
+
+/** Overlays `row`'s newer columns on `entry`; false when every column it carries is older (stale). */
+function foldInto(entry: FoldedRow, row: DecodedRow, position: number): boolean {
+  const naturalKey: readonly string[] = TABLES[row.topic].naturalKey;
+  let kept = 0;
+  for (const [column, value] of Object.entries(row.row as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    if (naturalKey.includes(column)) {
+      entry.row[column] = value;
+      continue;
+    }
+    if (EARLIEST_WINS.has(column)) {
+      // The value itself is its position: it only moves earlier. A stored row whose positions
+      // predate this rule keeps its value.
+      const current = entry.positions[column];
+      if (entry.exists && current === undefined) continue;
+      if (current !== undefined && !(typeof value === 'number' && value < current)) continue;
+      entry.row[column] = value;
+      if (typeof value === 'number') entry.positions[column] = value;
+      kept++;
+      continue;
+    }
+    if (position < positionOfColumn(entry.positions, column)) continue;
+    entry.row[column] = value;
+    entry.positions[column] = position;
+    kept++;
+  }
+  if (kept > 0) entry.changed = true;
+  return kept > 0 || Object.keys(row.row).every((c) => naturalKey.includes(c));
 }
 
 const slotKey = (topic: string, pubkey: string) => `${topic}\u0000${pubkey}`;

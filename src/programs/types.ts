@@ -13,10 +13,21 @@ export interface DecodedRow<T extends Topic = Topic> {
   readonly topic: T;
   readonly row: Partial<RowOf<T>>;
   /**
-   * For state tables: the on-chain account the row mirrors and the slot it was read at, so that
-   * an update from an older slot never overwrites newer state.
+   * For state tables: the on-chain account the row mirrors and where on the chain its values come
+   * from, so that no column is ever overwritten by an older value (see src/ingest/positions.ts).
    */
-  readonly account?: { readonly pubkey: string; readonly slot: number };
+  readonly account?: StateSource;
+}
+
+/** Where a state row's values were seen on the chain. */
+export interface StateSource {
+  readonly pubkey: string;
+  readonly slot: number;
+  /**
+   * `account`: read from the account itself at the end of `slot` (an account read, a notification);
+   * `transaction` (the default): produced by a transaction in `slot`, e.g. from its event.
+   */
+  readonly from?: 'account' | 'transaction';
 }
 
 /** A confirmed transaction as the decoders see it (built from web3.js `getTransaction`). */

@@ -1,4 +1,4 @@
-export { upsertRows, type UpsertResult, type UpsertOptions } from './upsert.ts';
+export { upsertRows, requiredColumns, type UpsertResult, type UpsertOptions } from './upsert.ts';
 export { WriteError, type WriteErrorCode } from './errors.ts';
 export {
   findByPubkey,

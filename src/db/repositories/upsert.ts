@@ -85,7 +85,8 @@ function pgCast(topic: Topic, column: string): string {
  * Columns a new row of `topic` cannot do without: NOT NULL and no database default (the enum state
  * columns default to their first label; id and the timestamps are generated).
  */
-function requiredColumns(topic: Topic): string[] {
+/** Columns a new state row must have (NOT NULL, no default): a row without one can only update. */
+export function requiredColumns(topic: Topic): string[] {
   const defs: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
   return Object.entries(defs)
     .filter(([name, def]) => !def.nullable && def.kind !== 'serial' && def.kind !== 'enum' && !GENERATED.has(name))
