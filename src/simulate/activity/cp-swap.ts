@@ -8,7 +8,14 @@ import { associatedTokenAddress } from '../../programs/escrow.ts';
 import type { AnchorCodec } from '../../programs/anchor-idl.ts';
 import type { SimAccountMeta, SimTransaction } from '../types.ts';
 import type { Prng } from './prng.ts';
-import { SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, meta, rentExempt, singleInstructionTransaction } from './runtime.ts';
+import {
+  SYSTEM_PROGRAM_ID,
+  TOKEN_PROGRAM_ID,
+  meta,
+  rentExempt,
+  singleInstructionTransaction,
+  tokenAccount,
+} from './runtime.ts';
 import type { ActivityContext, ProgramActor } from './actor.ts';
 import { orderedAccounts } from './accounts.ts';
 
@@ -166,6 +173,18 @@ export class CpSwapActor implements ProgramActor {
     return { pubkey: pool.pubkey, owner: this.programId, lamports: rentExempt(data.length), data };
   }
 
+  /**
+   * The pool state and its two vault token accounts. A vault holds the reserve plus the protocol and
+   * fund fees set aside in it (what the program's vault_amount_without_fee subtracts again).
+   */
+  private poolWrites(pool: Pool) {
+    return [
+      this.poolWrite(pool),
+      tokenAccount(pool.vault0, pool.mint0, this.authority, pool.reserve0 + pool.protocolFees0 + pool.fundFees0),
+      tokenAccount(pool.vault1, pool.mint1, this.authority, pool.reserve1 + pool.protocolFees1 + pool.fundFees1),
+    ];
+  }
+
   private initializePool(ctx: ActivityContext): SimTransaction {
     const [mint0, mint1] = [this.rng.pubkey(), this.rng.pubkey()].sort((a, b) =>
       Buffer.compare(new PublicKey(a).toBuffer(), new PublicKey(b).toBuffer()),
@@ -226,7 +245,7 @@ export class CpSwapActor implements ProgramActor {
         b
           .tokenTransfer(ata(mint0), mint0, pool.vault0, creator, pool.reserve0)
           .tokenTransfer(ata(mint1), mint1, pool.vault1, creator, pool.reserve1, 9),
-      accountWrites: [this.poolWrite(pool)],
+      accountWrites: this.poolWrites(pool),
     });
   }
 
@@ -294,7 +313,7 @@ export class CpSwapActor implements ProgramActor {
           .data(event)
           .tokenTransfer(userIn, inMint, inVault, user, amountIn)
           .tokenTransfer(outVault, outMint, userOut, this.authority, amountOut),
-      accountWrites: [this.poolWrite(pool)],
+      accountWrites: this.poolWrites(pool),
     });
   }
 
@@ -356,7 +375,7 @@ export class CpSwapActor implements ProgramActor {
           .data(event)
           .tokenTransfer(acc['token_0_account']?.pubkey ?? '', pool.mint0, pool.vault0, owner, amount0)
           .tokenTransfer(acc['token_1_account']?.pubkey ?? '', pool.mint1, pool.vault1, owner, amount1, 9),
-      accountWrites: [this.poolWrite(pool)],
+      accountWrites: this.poolWrites(pool),
     });
   }
 
@@ -386,7 +405,7 @@ export class CpSwapActor implements ProgramActor {
           .data(event)
           .tokenTransfer(pool.vault0, pool.mint0, acc['token_0_account']?.pubkey ?? '', this.authority, amount0)
           .tokenTransfer(pool.vault1, pool.mint1, acc['token_1_account']?.pubkey ?? '', this.authority, amount1, 9),
-      accountWrites: [this.poolWrite(pool)],
+      accountWrites: this.poolWrites(pool),
     });
   }
 }

@@ -11,6 +11,7 @@ import {
   TOKEN_PROGRAM_ID,
   closedAccount,
   meta,
+  tokenAccount,
   rentExempt,
   singleInstructionTransaction,
 } from './runtime.ts';
@@ -111,7 +112,10 @@ export class EscrowActor implements ProgramActor {
       anchorName: 'make_offer',
       units: 38_000,
       body: (b) => b.tokenTransfer(makerTokenA, mintA, vault, maker, amountA),
-      accountWrites: [{ pubkey: offer, owner: this.programId, lamports: rentExempt(data.length), data }],
+      accountWrites: [
+        { pubkey: offer, owner: this.programId, lamports: rentExempt(data.length), data },
+        tokenAccount(vault, mintA, offer, amountA),
+      ],
     });
   }
 
@@ -147,7 +151,8 @@ export class EscrowActor implements ProgramActor {
         b
           .tokenTransfer(takerB, o.mintB, makerB, taker, o.amountB)
           .tokenTransfer(o.vault, o.mintA, takerA, o.offer, o.amountA),
-      accountWrites: [closedAccount(o.offer, this.programId)],
+      // The vault is emptied and closed with the offer.
+      accountWrites: [closedAccount(o.offer, this.programId), closedAccount(o.vault, TOKEN_PROGRAM_ID)],
     });
   }
 
@@ -171,7 +176,8 @@ export class EscrowActor implements ProgramActor {
       anchorName: 'refund_offer',
       units: 31_000,
       body: (b) => b.tokenTransfer(o.vault, o.mintA, makerA, o.offer, o.amountA),
-      accountWrites: [closedAccount(o.offer, this.programId)],
+      // The vault is emptied and closed with the offer.
+      accountWrites: [closedAccount(o.offer, this.programId), closedAccount(o.vault, TOKEN_PROGRAM_ID)],
     });
   }
 }

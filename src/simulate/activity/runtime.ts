@@ -1,6 +1,7 @@
 // Builds one top-level instruction the way the Solana runtime reports it: the exact log lines
 // ("Program <id> invoke [n]", "Program log: …", "Program data: …", "Program <id> consumed N of M
 // compute units", "Program <id> success") and the inner instructions its CPIs record.
+import { PublicKey } from '@solana/web3.js';
 import type { SimAccountMeta, SimAccountWrite, SimInstruction, SimTransaction } from '../types.ts';
 
 export const SYSTEM_PROGRAM_ID = '11111111111111111111111111111111';
@@ -115,4 +116,20 @@ export function singleInstructionTransaction(args: {
 
 export function closedAccount(pubkey: string, owner: string): SimAccountWrite {
   return { pubkey, owner, lamports: 0n, data: new Uint8Array(0) };
+}
+
+/** Size of an SPL Token account. */
+export const TOKEN_ACCOUNT_SIZE = 165;
+
+/**
+ * An initialized SPL Token account (the token program's layout: mint, owner, amount u64 LE,
+ * delegate COption, state u8, is_native COption<u64>, delegated_amount u64, close_authority COption).
+ */
+export function tokenAccount(pubkey: string, mint: string, owner: string, amount: bigint): SimAccountWrite {
+  const data = Buffer.alloc(TOKEN_ACCOUNT_SIZE);
+  new PublicKey(mint).toBuffer().copy(data, 0);
+  new PublicKey(owner).toBuffer().copy(data, 32);
+  data.writeBigUInt64LE(amount, 64);
+  data.writeUInt8(1, 108); // AccountState::Initialized
+  return { pubkey, owner: TOKEN_PROGRAM_ID, lamports: rentExempt(TOKEN_ACCOUNT_SIZE), data };
 }
