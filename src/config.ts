@@ -19,6 +19,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json` lines, `pretty` human-readable lines, or `auto`: pretty on a terminal, JSON otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Apply pending migrations when `serve` starts. */
   readonly migrateOnStart: boolean;
   /** How long the change log keeps changes (resume window), in seconds. */
@@ -78,6 +80,8 @@ export interface SolanaConfig {
   readonly rpcRetryBaseMs: number;
   /** The watched programs, unparsed (SOLSTREAM_PROGRAMS; parsed and checked by programs/registry.ts parseProgramsConfig). */
   readonly programs: string | undefined;
+  /** Seconds a live update may wait to be written before the ingester counts as lagging (SOLSTREAM_INGEST_MAX_LAG_SECONDS). */
+  readonly maxLagSeconds: number;
 }
 
 /** The websocket URL web3.js derives from an RPC URL: ws(s) scheme, and port + 1 when a port is given. */
@@ -121,6 +125,7 @@ export function loadSolanaConfig(env: Env): SolanaConfig {
     rpcMaxRetries: readInt(env, 'SOLSTREAM_RPC_MAX_RETRIES', 8, 1, 100),
     rpcRetryBaseMs: readInt(env, 'SOLSTREAM_RPC_RETRY_BASE_MS', 250, 1, 60_000),
     programs: env.SOLSTREAM_PROGRAMS,
+    maxLagSeconds: readInt(env, 'SOLSTREAM_INGEST_MAX_LAG_SECONDS', 30, 1, 86_400),
   };
 }
 // --- end ingest settings ---
@@ -217,6 +222,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
   }
+  const logFormat = (env.SOLSTREAM_LOG_FORMAT?.trim().toLowerCase() || 'auto') as Config['logFormat'];
+  if (!['auto', 'json', 'pretty'].includes(logFormat)) {
+    throw new ConfigError(`SOLSTREAM_LOG_FORMAT must be auto, json or pretty, got "${env.SOLSTREAM_LOG_FORMAT}"`);
+  }
   const host = env.HOST?.trim() || '127.0.0.1';
   const allowedOrigins = (env.SOLSTREAM_ALLOWED_ORIGINS ?? '')
     .split(',')
@@ -240,6 +249,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     host,
     port: readInt(env, 'PORT', 8080, 0, 65535),
     logLevel,
+    logFormat,
     migrateOnStart: readBool(env, 'SOLSTREAM_MIGRATE_ON_START', true),
     changeRetentionSeconds: readInt(env, 'SOLSTREAM_CHANGE_RETENTION_SECONDS', 24 * 3600, 60, 90 * 24 * 3600),
     sqlitePollMs: readInt(env, 'SOLSTREAM_SQLITE_POLL_MS', 50, 5, 10_000),

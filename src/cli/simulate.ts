@@ -1,5 +1,6 @@
 // `solstream simulate [--seed N] [--rate TX_PER_SECOND] [--port PORT] [--host HOST]`: the offline
 // local cluster, speaking Solana JSON-RPC on PORT and PubSub on PORT + 1, playing program activity.
+// SIGUSR1 pauses the activity, SIGUSR2 resumes it.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { createLogger } from '../log.ts';
@@ -30,11 +31,25 @@ export async function run(argv: string[], config: Config): Promise<number> {
     { rpcUrl: cluster.rpcUrl, wsUrl: cluster.wsUrl },
     'local cluster running (SOLANA_RPC_URL / SOLANA_WS_URL)',
   );
+  // SIGUSR1 pauses the activity and SIGUSR2 resumes it (the RPC keeps serving): a still chain to
+  // compare a database with.
+  const pause = () => {
+    cluster.player?.stop();
+    logger.info({ transactions: cluster.ledger.transactionCount(), slot: cluster.ledger.slot() }, 'activity paused');
+  };
+  const resume = () => {
+    cluster.player?.start();
+    logger.info('activity resumed');
+  };
+  process.on('SIGUSR1', pause);
+  process.on('SIGUSR2', resume);
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal, transactions: cluster.ledger.transactionCount() }, 'stopping the local cluster');
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
+      process.off('SIGUSR1', pause);
+      process.off('SIGUSR2', resume);
       void cluster.close().then(() => resolve(0));
     };
     process.on('SIGTERM', stop);

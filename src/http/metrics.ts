@@ -9,8 +9,8 @@ export interface ServerMetrics extends GatewayMetrics {
   readonly registry: client.Registry;
 }
 
-export function createMetrics(): ServerMetrics {
-  const registry = new client.Registry();
+/** The gateway's metrics, in `registry` (a new one unless given: several servers may share a process). */
+export function createMetrics(registry: client.Registry = new client.Registry()): ServerMetrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'solstream_' });
   const connections = new client.Gauge({
     name: 'solstream_ws_connections',

@@ -11,7 +11,8 @@ import type { Logger } from '../log.ts';
 import { authenticate } from '../gateway/auth.ts';
 import { makeGateway } from '../gateway/server.ts';
 import { createWebSocketGateway } from '../gateway/ws.ts';
-import { checkReadiness } from './health.ts';
+import type client from 'prom-client';
+import { checkReadiness, type IngestReporter } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { errorResponse, getEscrow, getMakerEscrows, listTopic, type JsonResponse } from './rest.ts';
 
@@ -22,6 +23,10 @@ export interface ServerOptions {
   readonly logger: Logger;
   /** A directory served for GET requests no route claims (`/` → index.html); none by default. */
   readonly staticDir?: string;
+  /** The registry /metrics serves (shared with the ingester's metrics); a new one unless given. */
+  readonly registry?: client.Registry;
+  /** Who ingests, for /readyz; absent when this process does not take part in ingest. */
+  readonly ingest?: IngestReporter;
 }
 
 export interface RunningServer {
@@ -81,7 +86,7 @@ function serveStatic(root: string, pathname: string, response: http.ServerRespon
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, db, feed, logger } = options;
-  const metrics = createMetrics();
+  const metrics = createMetrics(options.registry);
   const gateway = makeGateway({ feed, dialect: db.dialect, limits: config.ws, logger, metrics });
   const websockets = createWebSocketGateway({ gateway, config, logger });
   const staticRoot = options.staticDir === undefined ? null : path.resolve(options.staticDir);
@@ -102,7 +107,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (pathname === '/readyz') {
-      const readiness = await checkReadiness(db, feed);
+      const readiness = await checkReadiness(db, feed, options.ingest);
       sendJson(response, { status: readiness.ready ? 200 : 503, body: readiness });
       return;
     }

@@ -1,0 +1,127 @@
+// Clusters for ingestion tests, each in its own process and each able to hold still for a
+// comparison: `solstream simulate` (the project's local cluster; SIGUSR1 pauses its activity,
+// SIGUSR2 resumes it) and the independent cluster in test/independent (Python, sharing no code
+// with the project; paused and resumed over its control endpoints).
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@solana/web3.js';
+import { eventually, freePortPair, SolstreamProcess } from './processes.ts';
+
+export interface TestCluster {
+  readonly kind: 'simulate' | 'independent';
+  readonly rpcUrl: string;
+  readonly wsUrl: string;
+  /** The newest slot. */
+  slot(): Promise<number>;
+  /** Resolves once the cluster has produced `n` more slots. */
+  advance(n: number): Promise<void>;
+  /** Stops producing transactions (the RPC keeps answering). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  readonly seed: number;
+  /** Transactions per second. */
+  readonly rate: number;
+  /** Transactions already on the chain when the cluster starts answering. */
+  readonly history: number;
+}
+
+function slots(rpcUrl: string) {
+  const connection = new Connection(rpcUrl, 'confirmed');
+  const slot = () => connection.getSlot('confirmed');
+  const advance = async (n: number) => {
+    const from = await slot();
+    await eventually(async () => (await slot()) >= from + n, `${n} more slots`, 60_000, 50);
+  };
+  return { slot, advance };
+}
+
+/** `solstream simulate` in its own process, with `history` transactions played before it is returned. */
+export async function startSimulate(options: ClusterOptions): Promise<TestCluster> {
+  const port = await freePortPair();
+  const sim = SolstreamProcess.start(
+    'simulate',
+    ['simulate', '--port', String(port), '--seed', String(options.seed), '--rate', String(options.rate)],
+    {},
+  );
+  const started = await sim.waitFor((l) => l.msg.startsWith('local cluster running'), 'the local cluster');
+  const rpcUrl = String(started['rpcUrl']);
+  const { slot, advance } = slots(rpcUrl);
+  // One transaction per slot: history is reached when the slot is.
+  await eventually(async () => (await slot()) >= options.history, `${options.history} transactions of history`);
+  let pauses = 0;
+  let resumes = 0;
+  return {
+    kind: 'simulate',
+    rpcUrl,
+    wsUrl: String(started['wsUrl']),
+    slot,
+    advance,
+    async pause() {
+      const n = ++pauses;
+      sim.signal('SIGUSR1');
+      await eventually(async () => sim.lines.filter((l) => l.msg === 'activity paused').length >= n, 'the pause');
+    },
+    async resume() {
+      const n = ++resumes;
+      sim.signal('SIGUSR2');
+      await eventually(async () => sim.lines.filter((l) => l.msg === 'activity resumed').length >= n, 'the resume');
+    },
+    async close() {
+      await sim.stop();
+    },
+  };
+}
+
+const INDEPENDENT = fileURLToPath(new URL('../independent/cluster/main.py', import.meta.url));
+
+/** The independent Python cluster (test/independent), with `history` transactions played at start. */
+export async function startIndependent(options: ClusterOptions): Promise<TestCluster> {
+  const child = spawn(
+    'python3',
+    [
+      INDEPENDENT,
+      '--port',
+      '0',
+      '--seed',
+      String(options.seed),
+      '--rate',
+      String(options.rate),
+      '--history',
+      String(options.history),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { rpcUrl, wsUrl } = await new Promise<{ rpcUrl: string; wsUrl: string }>((resolve, reject) => {
+    child.once('error', (error) =>
+      reject(new Error(`python3 could not start the independent cluster: ${error.message}`)),
+    );
+    child.once('exit', (code) => reject(new Error(`the independent cluster exited with ${code}`)));
+    readline
+      .createInterface({ input: child.stdout })
+      .once('line', (line) => resolve(JSON.parse(line) as { rpcUrl: string; wsUrl: string }));
+  });
+  const control = async (path: string) => {
+    const response = await fetch(`${rpcUrl}/control/${path}`, { method: 'POST' });
+    if (!response.ok) throw new Error(`control ${path}: HTTP ${response.status}`);
+  };
+  const { slot, advance } = slots(rpcUrl);
+  return {
+    kind: 'independent',
+    rpcUrl,
+    wsUrl,
+    slot,
+    advance,
+    pause: () => control('pause'),
+    resume: () => control('resume'),
+    async close() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
