@@ -19,7 +19,7 @@ treasury holds fails, the failure is the system program's, and the proposal stay
 
 from borsh import Writer
 from keys import RENT_SYSVAR, SYSTEM_PROGRAM, TOKEN_PROGRAM, associated_token_address, pda
-from runtime import Instruction, Invocation, PlannedTransaction, Step, rent_exempt
+from runtime import Instruction, Invocation, PlannedTransaction, Step
 import spl_token
 
 PROGRAM_ID = "GovER5Lthms3bLBqWub97yVrMmEogzX7xNjdXpPPCVZw"
@@ -156,6 +156,12 @@ class Actor:
         w.u64(0)                               # veto_vote_weight
         return w.build()
 
+    def proposal_space(self, p: dict) -> int:
+        """ProposalV2's size with every optional field set: the space it is created with."""
+        full = {**p, "signing_off_at": 0, "voting_at": 0, "voting_at_slot": 0, "voting_completed_at": 0,
+                "executing_at": 0, "closed_at": 0, "max_vote_weight": 0, "vote_threshold": True}
+        return len(self.proposal_data(full))
+
     def proposal_transaction_data(self, p: dict) -> bytes:
         w = Writer().u8(PROPOSAL_TRANSACTION_V2).pubkey(p["address"]).u8(0).u16(0).u32(0)
         w.u32(1)                               # instructions: one
@@ -180,15 +186,17 @@ class Actor:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _put(self, inv: Invocation, pubkey: str, data: bytes, payer: "str | None" = None) -> None:
-        """Writes a program account, creating it (rent paid by `payer`) or resizing it to its data."""
+    def _put(self, inv: Invocation, pubkey: str, data: bytes, payer: "str | None" = None, space: int = 0) -> None:
+        """Writes a program account, creating it with `space` bytes (its largest serialized size,
+        rent paid by `payer`); a shorter serialization leaves zeros after it, as Borsh writing
+        into the account's buffer does."""
         acc = inv.accounts.get(pubkey)
         if acc is None:
-            spl_token.create_account(inv, payer, pubkey, len(data), self.program_id)
+            spl_token.create_account(inv, payer, pubkey, max(space, len(data)), self.program_id)
             acc = inv.accounts.require(pubkey)
-        elif len(acc.data) != len(data):
-            acc.lamports = max(acc.lamports, rent_exempt(len(data)))
-        acc.data = data
+        if len(data) > len(acc.data):
+            raise AssertionError(f"{pubkey}: {len(data)} bytes do not fit its {len(acc.data)}-byte account")
+        acc.data = data + bytes(len(acc.data) - len(data))
         inv.accounts.put(pubkey, acc)
 
     def _step(self, accounts: list, data: bytes, units: int, log: str, handler) -> Step:
@@ -333,7 +341,7 @@ class Actor:
             self.proposal_count += 1
             owner["outstanding"] += 1
             self.proposals.append(p)
-            self._put(inv, address, self.proposal_data(p), owner["wallet"])
+            self._put(inv, address, self.proposal_data(p), owner["wallet"], self.proposal_space(p))
             self._put(inv, self.governance, self.governance_data())
             self._put(inv, owner["record"], self.token_owner_record_data(owner))
 
@@ -352,7 +360,8 @@ class Actor:
 
         def handler(inv: Invocation) -> None:
             p["tx_count"] = 1
-            self._put(inv, p["transaction"], self.proposal_transaction_data(p), owner["wallet"])
+            space = len(self.proposal_transaction_data({**p, "executed_at": 0}))
+            self._put(inv, p["transaction"], self.proposal_transaction_data(p), owner["wallet"], space)
             self._put(inv, p["address"], self.proposal_data(p))
 
         log = "InsertTransaction { option_index: 0, index: 0, hold_up_time: 0, instructions: [..] }"
