@@ -5,6 +5,7 @@
 // cluster speaks Solana's RPC and PubSub and carries the programs' real layouts, so the project's
 // ingester can be proven against it.
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import { utils } from '@coral-xyz/anchor';
 import {
   Connection,
@@ -220,6 +221,14 @@ describe('independent cluster through web3.js and the published layouts', functi
     expect((tooEarly['error'] as Decoded)['code']).to.equal(-32016);
     const first = ledger[0];
     if (first === undefined) throw new Error('no transactions');
+    const payer = first.transaction.message.staticAccountKeys[0]!;
+    expect(await connection.getBalance(payer)).to.be.greaterThan(0);
+    const missing = new PublicKey(Buffer.alloc(32, 7));
+    const [payerInfo, none] = await connection.getMultipleAccountsInfo([payer, missing]);
+    expect(payerInfo?.owner.toBase58()).to.equal(SYSTEM_PROGRAM);
+    expect(payerInfo?.lamports).to.equal(await connection.getBalance(payer));
+    expect(none).to.equal(null);
+    expect(await connection.getAccountInfo(missing)).to.equal(null);
     const [status] = (await connection.getSignatureStatuses([first.transaction.signatures[0] ?? ''])).value;
     expect(status?.slot).to.equal(first.slot);
     expect(status?.confirmationStatus).to.equal('finalized');
@@ -742,11 +751,80 @@ describe('independent cluster through web3.js and the published layouts', functi
       await connection.removeSlotChangeListener(ids[3]!);
       await connection.removeAccountChangeListener(ids[4]!);
     }
+    await waitFor('the unsubscribes', async () => ((await cluster.state()).subscriptions === 0 ? true : undefined));
+  });
+
+  it("notifies a signature subscriber once with the transaction's error, then ends the subscription", async () => {
+    const failed = ledger.find((tx) => tx.meta?.err !== null);
+    const succeeded = ledger.find((tx) => tx.meta?.err === null);
+    if (failed === undefined || succeeded === undefined) throw new Error('need a failed and a succeeded transaction');
+    const seen: { signature: string; err: unknown; slot: number }[] = [];
+    for (const tx of [failed, succeeded]) {
+      const signature = tx.transaction.signatures[0] ?? '';
+      connection.onSignature(
+        signature,
+        (result, ctx) => seen.push({ signature, err: result.err, slot: ctx.slot }),
+        'confirmed',
+      );
+    }
+    await waitFor('both signature notifications', () => (seen.length === 2 ? true : undefined));
+    for (const tx of [failed, succeeded]) {
+      const note = seen.find((s) => s.signature === tx.transaction.signatures[0]);
+      expect(note?.slot).to.equal(tx.slot);
+      expect(note?.err).to.deep.equal(tx.meta?.err);
+    }
+    await waitFor('the signature subscriptions to end', async () =>
+      (await cluster.state()).subscriptions === 0 ? true : undefined,
+    );
+  });
+
+  it('speaks RFC 6455 to a standard websocket client: ping, fragmented messages, close', async () => {
+    const socket = new WebSocket(cluster.wsUrl);
+    const messages: string[] = [];
+    socket.on('message', (data: Buffer) => messages.push(data.toString()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const pong = new Promise<Buffer>((resolve) => socket.once('pong', resolve));
+    socket.ping(Buffer.from('are you there'));
+    expect((await pong).toString()).to.equal('are you there');
+    // One request split over three frames, the last one final.
+    const request = JSON.stringify({ jsonrpc: '2.0', id: 41, method: 'slotSubscribe' });
+    socket.send(request.slice(0, 10), { fin: false });
+    socket.send(request.slice(10, 20), { fin: false });
+    socket.send(request.slice(20), { fin: true });
+    const reply = await waitFor('the subscription reply', () => messages[0]);
+    const { result, id } = JSON.parse(reply) as { result: number; id: number };
+    expect(id).to.equal(41);
+    const stepped = await cluster.control('step?n=1');
+    const note = await waitFor('a slot notification', () => messages[1]);
+    expect(JSON.parse(note)).to.deep.include({ jsonrpc: '2.0', method: 'slotNotification' });
+    expect((JSON.parse(note) as { params: { subscription: number; result: { slot: number } } }).params).to.deep.equal({
+      subscription: result,
+      result: { parent: stepped.slot - 1, root: stepped.slot, slot: stepped.slot },
+    });
+    socket.send(JSON.stringify({ jsonrpc: '2.0', id: 42, method: 'slotUnsubscribe', params: [result] }));
+    expect(JSON.parse(await waitFor('the unsubscribe reply', () => messages[2]))).to.deep.equal({
+      jsonrpc: '2.0',
+      result: true,
+      id: 42,
+    });
+    socket.send(JSON.stringify({ jsonrpc: '2.0', id: 43, method: 'slotUnsubscribe', params: [result] }));
+    const again = JSON.parse(await waitFor('the second unsubscribe reply', () => messages[3])) as {
+      error: { code: number };
+    };
+    expect(again.error.code).to.equal(-32602);
+    const closed = new Promise<number>((resolve) => socket.once('close', (code: number) => resolve(code)));
+    socket.close(1000, 'done');
+    expect(await closed).to.equal(1000);
   });
 
   it('does not notify programSubscribe of an account its transaction closed; accountSubscribe sees it emptied', async () => {
     const offers = (await connection.getProgramAccounts(new PublicKey(ESCROW))).map((a) => a.pubkey.toBase58());
     const programNotes: { id: string; slot: number; owner: string }[] = [];
+    const slots: number[] = [];
+    const slotId = connection.onSlotChange((s) => slots.push(s.slot));
     const accountNotes = new Map<string, { slot: number; lamports: number; owner: string; length: number }[]>();
     const programId = connection.onProgramAccountChange(
       new PublicKey(ESCROW),
@@ -772,7 +850,7 @@ describe('independent cluster through web3.js and the published layouts', functi
     );
     try {
       await waitFor('the escrow subscriptions', async () =>
-        (await cluster.state()).subscriptions >= offers.length + 1 ? true : undefined,
+        (await cluster.state()).subscriptions >= offers.length + 2 ? true : undefined,
       );
       // Play until one of the watched offers is taken or refunded (its account closed).
       const closed = await waitFor('an offer to close', async () => {
@@ -785,22 +863,22 @@ describe('independent cluster through web3.js and the published layouts', functi
       );
       expect(closing.owner).to.equal(SYSTEM_PROGRAM);
       expect(closing.length).to.equal(0);
-      // The same slot's other escrow changes (new offers) have reached the program subscriber.
       const [closingTx] = await connection.getSignaturesForAddress(new PublicKey(closed), { limit: 1 });
       expect(closingTx?.slot).to.equal(closing.slot);
-      await cluster.control('step?n=10');
-      const made = (await connection.getSignaturesForAddress(new PublicKey(ESCROW), { limit: 30 })).filter(
-        (s) => s.slot > closing.slot,
-      );
-      const lastSlot = Math.max(closing.slot, ...made.map((s) => s.slot));
-      if (made.length > 0)
-        await waitFor('later escrow notifications', () =>
-          programNotes.some((n) => n.slot >= lastSlot) ? true : undefined,
-        );
+      await waitFor('an escrow program notification', async () => {
+        if (programNotes.length > 0) return true;
+        await cluster.control('step?n=3');
+        return undefined;
+      });
+      // A block's notifications leave in order on one socket: once a later block's slot
+      // notification is in, every notification of the closing block has arrived.
+      const barrier = await cluster.control('step?n=1');
+      await waitFor('the next slot notification', () => (slots.includes(barrier.slot) ? true : undefined));
       expect(programNotes.filter((n) => n.id === closed)).to.deep.equal([]);
       for (const note of programNotes) expect(note.owner).to.equal(ESCROW);
     } finally {
       await connection.removeProgramAccountChangeListener(programId);
+      await connection.removeSlotChangeListener(slotId);
       for (const id of accountIds) await connection.removeAccountChangeListener(id);
     }
   });
