@@ -32,9 +32,9 @@ class World:
     def new_key(self) -> str:
         return self.rng.wallet()
 
-    def new_wallet(self) -> str:
+    def new_wallet(self, lamports: int = WALLET_LAMPORTS) -> str:
         key = self.rng.wallet()
-        self.genesis(key, Account(WALLET_LAMPORTS, SYSTEM_PROGRAM))
+        self.genesis(key, Account(lamports, SYSTEM_PROGRAM))
         return key
 
     def fund_lamports(self, pubkey: str, lamports: int) -> None:
@@ -110,7 +110,6 @@ class Activity:
                 if q:
                     self.setup.append(q.pop(0))
         self.weights = {"raydium-cp-swap": 4, "escrow": 3, "tensor-marketplace": 3, "spl-governance": 3}
-        self.played = 0
 
     def next_transaction(self):
         if self.setup:
@@ -125,7 +124,6 @@ class Activity:
 
     def play_block(self, count: int, skip_before: int = 0):
         """Produces one block of `count` transactions."""
-        self.played += count
         return self.ledger.produce_block([self.next_transaction for _ in range(count)], skip_before)
 
     def play_history(self, count: int) -> None:

@@ -268,6 +268,3 @@ class Idl:
         if unknown:
             raise IdlError(f"{name}: unknown accounts {sorted(unknown)}")
         return out
-
-    def size_of(self, name: str, value: dict) -> int:
-        return len(self.encode_account(name, value))

@@ -156,7 +156,9 @@ class Ledger:
             listener(block, changed_in_block)
         return block
 
-    def _token_balances(self, keys: list, accounts: "dict | callable") -> list:
+    def _token_balances(self, keys: list, accounts) -> list:
+        """The token accounts among `keys` as the RPC's TokenBalance entries; `accounts(key)`
+        reads an account (before or after the transaction)."""
         out = []
         for i, key in enumerate(keys):
             acc = accounts(key)
@@ -218,8 +220,6 @@ class Ledger:
         self.transactions.append(record)
         for key in keys:
             self.by_address.setdefault(key, []).append(record)
-        if err is None and planned.on_success is not None:
-            planned.on_success()
         return record
 
 

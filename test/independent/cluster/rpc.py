@@ -7,11 +7,10 @@ confirmation statuses are "finalized". Reads that the validator answers with a c
 
 from encoding import (RpcError, invalid_params, matches, parse_filters, parse_pubkey, parse_signature, ui_account,
                       ui_transaction)
-from ledger import Ledger
+from keys import TOKEN_PROGRAM
+from ledger import Ledger, ui_amount
 from runtime import rent_exempt
 from spl_token import parse_mint, parse_token_account
-from keys import TOKEN_PROGRAM
-from ledger import ui_amount
 
 API_VERSION = "2.2.7"
 FEATURE_SET = 3_294_202_862

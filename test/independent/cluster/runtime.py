@@ -256,5 +256,3 @@ class PlannedTransaction:
     steps: list
     # Extra signers besides the fee payer (e.g. a new account's keypair)
     signers: list = field(default_factory=list)
-    # A one-line note for the activity's own bookkeeping, once the transaction lands
-    on_success: object = None

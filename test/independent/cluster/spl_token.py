@@ -8,7 +8,7 @@ freeze_authority COption<Pubkey>.
 """
 
 from borsh import Writer
-from keys import TOKEN_PROGRAM, SYSTEM_PROGRAM, to_bytes
+from keys import ASSOCIATED_TOKEN_PROGRAM, SYSTEM_PROGRAM, TOKEN_PROGRAM, to_bytes
 from base58 import b58encode
 from runtime import Account, Instruction, Invocation, ProgramError, rent_exempt
 
@@ -244,8 +244,6 @@ def system_transfer(inv: Invocation, source: str, destination: str, lamports: in
 def create_associated_token_account(inv: Invocation, payer: str, ata: str, owner: str, mint: str) -> None:
     """CPI to the associated token account program's Create (empty data), the way it runs:
     GetAccountDataSize, CreateAccount, InitializeImmutableOwner, InitializeAccount3."""
-    from keys import ASSOCIATED_TOKEN_PROGRAM  # local: keeps this module's imports flat
-
     ix = Instruction(ASSOCIATED_TOKEN_PROGRAM, [
         (payer, True, True), (ata, False, True), (owner, False, False), (mint, False, False),
         (SYSTEM_PROGRAM, False, False), (TOKEN_PROGRAM, False, False)], b"")

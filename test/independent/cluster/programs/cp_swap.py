@@ -18,7 +18,6 @@ Arithmetic as the program does it (fee rates in hundredths of a basis point, den
 
 import math
 
-from borsh import Writer
 from idl import Idl
 from keys import (ASSOCIATED_TOKEN_PROGRAM, MEMO_PROGRAM, RENT_SYSVAR, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
                   TOKEN_PROGRAM, associated_token_address, find_program_address, to_bytes)

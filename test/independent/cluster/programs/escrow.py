@@ -86,10 +86,10 @@ class Actor:
             acc = inv.accounts.require(offer)
             acc.data = offer_data(offer_id, maker, mint_a, mint_b, amount_b, bump)
             inv.accounts.put(offer, acc)
+            # The actor's books follow what executed: a handler that returns has succeeded.
+            self.open.append({"offer": offer, "maker": maker, "id": offer_id, "mint_a": mint_a, "mint_b": mint_b,
+                              "amount_a": amount_a, "amount_b": amount_b, "vault": vault})
 
-        entry = {"offer": offer, "maker": maker, "id": offer_id, "mint_a": mint_a, "mint_b": mint_b,
-                 "amount_a": amount_a, "amount_b": amount_b, "vault": vault}
-        self.open.append(entry)
         return PlannedTransaction(maker, [Step(ix, 38_000, body)])
 
     def take_offer(self, o: dict) -> PlannedTransaction:
@@ -111,8 +111,8 @@ class Actor:
             spl_token.transfer_checked(inv, o["vault"], o["mint_a"], taker_a, o["offer"], held, dec_a)
             spl_token.close_account(inv, o["vault"], taker, o["offer"])
             inv.accounts.close(o["offer"], o["maker"])
+            self.open.remove(o)
 
-        self.open.remove(o)
         return PlannedTransaction(taker, [Step(ix, 41_000, body)])
 
     def refund_offer(self, o: dict) -> PlannedTransaction:
@@ -129,6 +129,6 @@ class Actor:
             spl_token.transfer_checked(inv, o["vault"], o["mint_a"], maker_a, o["offer"], held, dec_a)
             spl_token.close_account(inv, o["vault"], o["maker"], o["offer"])
             inv.accounts.close(o["offer"], o["maker"])
+            self.open.remove(o)
 
-        self.open.remove(o)
         return PlannedTransaction(o["maker"], [Step(ix, 27_000, body)])

@@ -34,6 +34,7 @@ BROKER_FEE_PCT = 50
 MAKER_BROKER_PCT = 80
 MAX_EXPIRY_SEC = 31_536_000
 MIN_ACTIVE = 4
+BUYER_LAMPORTS = 10**9 * 10**9
 DEFAULT_PUBKEY = SYSTEM_PROGRAM
 
 
@@ -46,7 +47,8 @@ class Actor:
         self.world = world
         self.idl = idl
         self.sellers = [world.new_wallet() for _ in range(5)]
-        self.buyers = [world.new_wallet() for _ in range(5)]
+        # Buyers pay in lamports: enough for every purchase of a long run.
+        self.buyers = [world.new_wallet(BUYER_LAMPORTS) for _ in range(5)]
         self.brokers = [world.new_wallet() for _ in range(2)]
         self.fee_vault = pda([b"fee_vault", bytes([0])], "TSWAPaqyCSx2KABk68Shruf4rp7CxcNi8hAsbdwmHbN")
         world.fund_lamports(self.fee_vault, 10**9)
@@ -71,9 +73,10 @@ class Actor:
 
     # --- compressed NFTs --------------------------------------------------------------------
 
-    def _bubblegum_transfer(self, inv: Invocation, tree: dict, leaf: dict, owner: str, new_owner: str) -> None:
+    def _bubblegum_transfer(self, inv: Invocation, tree: dict, leaf: dict, owner: str, new_owner: str) -> bytes:
         """Bubblegum Transfer: the leaf changes owner; the new leaf goes to the log wrapper and the
-        tree's root is replaced through account compression."""
+        tree's root is replaced through account compression. Returns the new root, which the
+        caller keeps once its instruction has succeeded."""
         root_before = tree["root"]
         data = (sha256_8("global:transfer") + root_before + leaf["data_hash"] + leaf["creator_hash"]
                 + leaf["nonce"].to_bytes(8, "little") + leaf["index"].to_bytes(4, "little"))
@@ -82,7 +85,7 @@ class Actor:
             (new_owner, False, False), (tree["address"], False, True), (NOOP, False, False),
             (COMPRESSION, False, False), (SYSTEM_PROGRAM, False, False)], data)
         leaf_hash = hashlib.sha256(leaf["asset_id"].encode() + new_owner.encode() + leaf["data_hash"]).digest()
-        tree["root"] = hashlib.sha256(root_before + leaf_hash).digest()
+        new_root = hashlib.sha256(root_before + leaf_hash).digest()
 
         def bubblegum(b: Invocation) -> None:
             b.log("Instruction: Transfer")
@@ -92,13 +95,14 @@ class Actor:
 
             def compression(c: Invocation) -> None:
                 c.log("Instruction: ReplaceLeaf")
-                changelog = Writer().u8(1).u8(1).pubkey(tree["address"]).raw(tree["root"]).u32(leaf["index"]).build()
+                changelog = Writer().u8(1).u8(1).pubkey(tree["address"]).raw(new_root).u32(leaf["index"]).build()
                 c.invoke(Instruction(NOOP, [], changelog), 39)
 
             b.invoke(Instruction(COMPRESSION, [(tree["address"], False, True), (tree["authority"], True, False),
                                                (NOOP, False, False)], b""), 25_300, compression)
 
         inv.invoke(ix, 29_000, bubblegum)
+        return new_root
 
     def _noop(self, inv: Invocation, list_state: str, event: dict) -> None:
         ix = Instruction(self.program_id, [(list_state, True, False)],
@@ -140,7 +144,7 @@ class Actor:
 
         def handler(inv: Invocation) -> None:
             spl_token.create_account(inv, seller, list_state, LIST_STATE_SIZE, self.program_id)
-            self._bubblegum_transfer(inv, tree, leaf, seller, list_state)
+            root = self._bubblegum_transfer(inv, tree, leaf, seller, list_state)
             self._noop(inv, list_state, {"Maker": [{
                 "maker": seller, "bidId": None, "target": "AssetId", "targetId": asset_id, "field": None,
                 "fieldId": None, "amount": price, "quantity": 1, "currency": None, "expiry": expiry,
@@ -152,9 +156,11 @@ class Actor:
             acc = inv.accounts.require(list_state)
             acc.data = data.ljust(LIST_STATE_SIZE, b"\0")
             inv.accounts.put(list_state, acc)
+            # The listing instruction is the transaction's last: reaching here, it succeeded.
+            tree["root"] = root
+            self.listed.append({"list_state": list_state, "seller": seller, "tree": tree, "leaf": leaf,
+                                "price": price, "maker_broker": maker_broker})
 
-        self.listed.append({"list_state": list_state, "seller": seller, "tree": tree, "leaf": leaf, "price": price,
-                            "maker_broker": maker_broker})
         steps = compute_budget_steps(400_000, rng.pick([0, 10_000, 50_000]))
         steps.append(anchor_step(self.idl, "list", args, accounts, 24_000, handler))
         return PlannedTransaction(seller, steps)
@@ -186,7 +192,7 @@ class Actor:
             accounts["makerBroker"] = listing["maker_broker"]
 
         def handler(inv: Invocation) -> None:
-            self._bubblegum_transfer(inv, tree, leaf, listing["list_state"], buyer)
+            root = self._bubblegum_transfer(inv, tree, leaf, listing["list_state"], buyer)
             spl_token.system_transfer(inv, buyer, listing["seller"], price)
             spl_token.system_transfer(inv, buyer, self.fee_vault, tcomp_fee)
             if maker_broker_fee:
@@ -202,8 +208,9 @@ class Actor:
                 "takerBrokerFee": taker_broker_fee, "makerBrokerFee": maker_broker_fee, "creatorFee": creator_fee,
                 "currency": None, "assetId": leaf["asset_id"]}]})
             inv.accounts.close(listing["list_state"], listing["seller"])
+            tree["root"] = root
+            self.listed.remove(listing)
 
-        self.listed.remove(listing)
         steps = compute_budget_steps(400_000, rng.pick([0, 10_000, 50_000]))
         step = anchor_step(self.idl, "buy", args, accounts, 31_000, handler)
         # The creators (and the tree's proof nodes) follow as remaining accounts.
@@ -219,8 +226,8 @@ class Actor:
                     "rentDestination": listing["seller"]}
 
         def handler(inv: Invocation) -> None:
-            self._bubblegum_transfer(inv, tree, leaf, listing["list_state"], listing["seller"])
+            tree["root"] = self._bubblegum_transfer(inv, tree, leaf, listing["list_state"], listing["seller"])
             inv.accounts.close(listing["list_state"], listing["seller"])
+            self.listed.remove(listing)
 
-        self.listed.remove(listing)
         return PlannedTransaction(listing["seller"], [anchor_step(self.idl, "delist", args, accounts, 18_000, handler)])
