@@ -34,7 +34,7 @@ BROKER_FEE_PCT = 50
 MAKER_BROKER_PCT = 80
 MAX_EXPIRY_SEC = 31_536_000
 MIN_ACTIVE = 4
-BUYER_LAMPORTS = 10**9 * 10**9
+BUYER_LAMPORTS = 10**6 * 10**9  # a million SOL, well below 2^53 lamports
 DEFAULT_PUBKEY = SYSTEM_PROGRAM
 
 
@@ -131,7 +131,7 @@ class Actor:
                 "data_hash": hashlib.sha256(f"metadata/{asset_id}".encode()).digest(),
                 "creator_hash": hashlib.sha256("".join(c for c, _ in creators).encode()).digest(),
                 "creators": creators, "seller_fee_bps": rng.pick([0, 250, 500, 750, 1000])}
-        price = rng.between(10**7, 5 * 10**11)
+        price = rng.between(10**7, 10**11)
         expire_in = rng.pick([None, 86_400 * 7, 86_400 * 30])
         maker_broker = rng.pick([None, self.brokers[0]])
         now = self.world.now()
