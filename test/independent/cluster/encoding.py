@@ -45,7 +45,18 @@ def parse_signature(value) -> str:
     return value
 
 
-def ui_account(account, encoding: "str | None", data_slice: "dict | None" = None) -> dict:
+ENCODINGS = {"binary", "base58", "base64", "jsonParsed"}
+
+
+def check_encoding(encoding: "str | None") -> None:
+    if encoding is not None and encoding not in ENCODINGS:
+        raise invalid_params(f"Invalid params: unsupported encoding: {encoding}")
+
+
+def ui_account(account, encoding: "str | None", data_slice: "dict | None" = None, size_limit: bool = True) -> dict:
+    """The validator's UiAccount. `size_limit`: the RPC refuses base58 for data over 128 bytes
+    (notifications carry it whatever its size)."""
+    check_encoding(encoding)
     data = account.data
     if data_slice is not None:
         offset, length = int(data_slice.get("offset", 0)), int(data_slice.get("length", 0))
@@ -55,15 +66,13 @@ def ui_account(account, encoding: "str | None", data_slice: "dict | None" = None
         # jsonParsed falls back to base64 for programs without a parser (all of them here).
         rendered = [base64.b64encode(data).decode(), "base64"]
     elif encoding == "base58":
-        if len(data) > MAX_BASE58_BYTES:
+        if size_limit and len(data) > MAX_BASE58_BYTES:
             raise RpcError(-32600, "Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding.")
         rendered = [b58encode(data), "base58"]
     elif encoding == "binary":
-        if len(data) > MAX_BASE58_BYTES:
+        if size_limit and len(data) > MAX_BASE58_BYTES:
             raise RpcError(-32600, "Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding.")
         rendered = b58encode(data)
-    else:
-        raise invalid_params(f"Invalid params: unsupported encoding: {encoding}")
     return {"data": rendered, "executable": account.executable, "lamports": account.lamports,
             "owner": account.owner, "rentEpoch": U64_MAX, "space": len(account.data)}
 

@@ -233,15 +233,18 @@ class Idl:
             return 0
         raise IdlError(f"no zero value for {t!r}")
 
-    def encode_account(self, name: str, value: dict) -> bytes:
-        w = Writer().raw(self.accounts[name])
+    def _tagged(self, discriminator: bytes, name: str, value: dict) -> bytes:
+        w = Writer().raw(discriminator)
         self.encode_defined(w, name, value)
         return w.build()
 
+    def encode_account(self, name: str, value: dict) -> bytes:
+        """Discriminator ‖ the account type's Borsh encoding."""
+        return self._tagged(self.accounts[name], name, value)
+
     def encode_event(self, name: str, value: dict) -> bytes:
-        w = Writer().raw(self.events[name])
-        self.encode_defined(w, name, value)
-        return w.build()
+        """Discriminator ‖ the event type's Borsh encoding, as emit! logs it."""
+        return self._tagged(self.events[name], name, value)
 
     def encode_instruction(self, name: str, args: dict) -> bytes:
         ix = self.instructions[name]

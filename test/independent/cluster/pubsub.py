@@ -17,7 +17,8 @@ Rules followed from the validator:
 
 import json
 
-from encoding import RpcError, invalid_params, matches, parse_filters, parse_pubkey, parse_signature, ui_account
+from encoding import (RpcError, check_encoding, invalid_params, matches, parse_filters, parse_pubkey, parse_signature,
+                      ui_account)
 from keys import SYSTEM_PROGRAM
 from runtime import Account
 
@@ -83,6 +84,7 @@ class PubSub:
 
     def subscribe(self, client, kind: str, params: list) -> int:
         config = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        check_encoding(config.get("encoding"))
         spec: dict = {"encoding": config.get("encoding")}
         if kind == "account":
             spec["pubkey"] = parse_pubkey(params[0])
@@ -169,14 +171,10 @@ class PubSub:
             for sub in subs:
                 if sub.id not in self.subscriptions:
                     continue
-                try:
-                    if sub.kind == "account" and sub.spec["pubkey"] == pubkey:
-                        self._notify(sub, "accountNotification", {"context": {"slot": slot},
-                                                                  "value": ui_account(shown, sub.spec["encoding"])})
-                    elif (sub.kind == "program" and account is not None and account.owner == sub.spec["program"]
-                          and matches(sub.spec["filters"], account.data)):
-                        self._notify(sub, "programNotification", {"context": {"slot": slot}, "value": {
-                            "pubkey": pubkey, "account": ui_account(account, sub.spec["encoding"])}})
-                except RpcError:
-                    # e.g. base58 asked for data over 128 bytes: the validator skips the notification
-                    continue
+                if sub.kind == "account" and sub.spec["pubkey"] == pubkey:
+                    self._notify(sub, "accountNotification", {"context": {"slot": slot}, "value": ui_account(
+                        shown, sub.spec["encoding"], size_limit=False)})
+                elif (sub.kind == "program" and account is not None and account.owner == sub.spec["program"]
+                      and matches(sub.spec["filters"], account.data)):
+                    self._notify(sub, "programNotification", {"context": {"slot": slot}, "value": {
+                        "pubkey": pubkey, "account": ui_account(account, sub.spec["encoding"], size_limit=False)}})

@@ -178,6 +178,8 @@ class Rpc:
         no bound, as the validator's blockstore does."""
         address = parse_pubkey(_param(params, 0, "address"))
         config = _config(params, 1)
+        if config.get("commitment") == "processed":
+            raise invalid_params("Method does not support commitment below `confirmed`")
         self._check(config)
         limit = int(config.get("limit") or MAX_SIGNATURES_LIMIT)
         if limit > MAX_SIGNATURES_LIMIT or limit < 1:
