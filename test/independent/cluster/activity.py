@@ -92,7 +92,8 @@ class Activity:
             ledger.genesis_account(pid, program_account())
         self.actors = []
         makers = {
-            "raydium-cp-swap": lambda pid: cp_swap.Actor(pid, Prng(seed, "cp-swap"), self.world, idls["raydium-cp-swap"]),
+            "raydium-cp-swap": lambda pid: cp_swap.Actor(pid, Prng(seed, "cp-swap"), self.world,
+                                                         idls["raydium-cp-swap"]),
             "escrow": lambda pid: escrow.Actor(pid, Prng(seed, "escrow"), self.world),
             "tensor-marketplace": lambda pid: tensor.Actor(pid, Prng(seed, "tensor"), self.world,
                                                            idls["tensor-marketplace"]),

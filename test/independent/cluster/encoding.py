@@ -7,6 +7,7 @@ from base58 import b58decode, b58encode
 
 U64_MAX = 2**64 - 1
 MAX_BASE58_BYTES = 128
+BASE58_TOO_LONG = "Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding."
 
 
 class RpcError(Exception):
@@ -67,11 +68,11 @@ def ui_account(account, encoding: "str | None", data_slice: "dict | None" = None
         rendered = [base64.b64encode(data).decode(), "base64"]
     elif encoding == "base58":
         if size_limit and len(data) > MAX_BASE58_BYTES:
-            raise RpcError(-32600, "Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding.")
+            raise RpcError(-32600, BASE58_TOO_LONG)
         rendered = [b58encode(data), "base58"]
     elif encoding == "binary":
         if size_limit and len(data) > MAX_BASE58_BYTES:
-            raise RpcError(-32600, "Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding.")
+            raise RpcError(-32600, BASE58_TOO_LONG)
         rendered = b58encode(data)
     return {"data": rendered, "executable": account.executable, "lamports": account.lamports,
             "owner": account.owner, "rentEpoch": U64_MAX, "space": len(account.data)}

@@ -36,7 +36,8 @@ def snake_case(name: str) -> str:
 
 
 def pascal_case(name: str) -> str:
-    """The name Anchor logs as "Instruction: <Name>": "swap_base_input" / "tcompNoop" → "SwapBaseInput" / "TcompNoop"."""
+    """The name Anchor logs as "Instruction: <Name>": "swap_base_input" → "SwapBaseInput",
+    "tcompNoop" → "TcompNoop"."""
     parts = snake_case(name).split("_")
     return "".join(p[:1].upper() + p[1:] for p in parts)
 
@@ -116,7 +117,8 @@ class Idl:
         if kind == "struct":
             return ("struct", self._fields(t.get("fields", [])))
         if kind == "enum":
-            return ("enum", [(v["name"], self._fields(v.get("fields")) if v.get("fields") else None) for v in t["variants"]])
+            variants = [(v["name"], self._fields(v["fields"]) if v.get("fields") else None) for v in t["variants"]]
+            return ("enum", variants)
         if kind == "type":
             return ("alias", self._type(t["alias"]))
         raise IdlError(f"unsupported type kind {kind!r}")

@@ -30,6 +30,7 @@ PROGRAMS = {
     "tensor-marketplace": tensor.PROGRAM_ID,
     "spl-governance": governance.PROGRAM_ID,
 }
+INTERFACE_FILES = {"raydium-cp-swap": "raydium_cp_swap.json", "tensor-marketplace": "tensor_marketplace.json"}
 # The worktree's parent holds shared/ (reference data kept beside the checkout).
 DEFAULT_INTERFACES = os.path.normpath(os.path.join(HERE, "..", "..", "..", "..", "shared", "reference", "interfaces"))
 
@@ -85,7 +86,8 @@ def select_programs(chosen: "list | None") -> dict:
                 continue
             name = value if value in PROGRAMS else by_id.get(value)
             if name is None:
-                raise SystemExit(f"unknown program {value!r}; known: {', '.join(f'{n} ({p})' for n, p in PROGRAMS.items())}")
+                known = ", ".join(f"{n} ({p})" for n, p in PROGRAMS.items())
+                raise SystemExit(f"unknown program {value!r}; known: {known}")
             out[name] = PROGRAMS[name]
     return out
 
@@ -93,7 +95,7 @@ def select_programs(chosen: "list | None") -> dict:
 async def run(args: argparse.Namespace) -> None:
     programs = select_programs(args.programs)
     idls = {}
-    for name, filename in (("raydium-cp-swap", "raydium_cp_swap.json"), ("tensor-marketplace", "tensor_marketplace.json")):
+    for name, filename in INTERFACE_FILES.items():
         path = os.path.join(args.interfaces, filename)
         if name in programs:
             if not os.path.exists(path):

@@ -65,7 +65,8 @@ class Rpc:
 
     def handle(self, request) -> "dict | None":
         """One JSON-RPC request object → its response (None for a notification without an id)."""
-        if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
+        if (not isinstance(request, dict) or request.get("jsonrpc") != "2.0"
+                or not isinstance(request.get("method"), str)):
             return {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
         rid = request.get("id")
         params = request.get("params", [])

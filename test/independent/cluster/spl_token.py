@@ -214,7 +214,8 @@ def create_account(inv: Invocation, payer: str, new_account: str, space: int, ow
     def body(s: Invocation) -> None:
         existing = s.accounts.get(new_account)
         if existing is not None and (existing.data or existing.owner != SYSTEM_PROGRAM):
-            raise ProgramError(0, f"Create Account: account Address {{ address: {new_account}, base: None }} already in use")
+            raise ProgramError(0, f"Create Account: account Address {{ address: {new_account}, base: None }} "
+                                  "already in use")
         try:
             s.accounts.move_lamports(payer, new_account, lamports)
         except ProgramError:

@@ -56,7 +56,8 @@ def lp_to_tokens(lp: int, supply: int, r0: int, r1: int, round_up: bool) -> "tup
 
 
 def anchor_error(code: int, name: str, message: str) -> ProgramError:
-    return ProgramError(code, f"AnchorError occurred. Error Code: {name}. Error Number: {code}. Error Message: {message}.")
+    return ProgramError(code, f"AnchorError occurred. Error Code: {name}. Error Number: {code}. "
+                              f"Error Message: {message}.")
 
 
 class Actor:
@@ -216,8 +217,10 @@ class Actor:
             spl_token.transfer_checked(inv, creator1, p["mint1"], p["vault1"], creator, amount1, d1)
             liquidity = math.isqrt(amount0 * amount1)
             if liquidity <= LOCKED_LP:
-                raise anchor_error(6009, "InitLpAmountTooLess", "Init lp amount is too less(Because 100 amount lp will be locked)")
-            inv.log(f"liquidity:{liquidity}, lock_lp_amount:{LOCKED_LP}, vault_0_amount:{amount0},vault_1_amount:{amount1}")
+                raise anchor_error(6009, "InitLpAmountTooLess",
+                                   "Init lp amount is too less(Because 100 amount lp will be locked)")
+            inv.log(f"liquidity:{liquidity}, lock_lp_amount:{LOCKED_LP}, "
+                    f"vault_0_amount:{amount0},vault_1_amount:{amount1}")
             spl_token.mint_to(inv, p["lp_mint"], creator_lp, self.authority, liquidity - LOCKED_LP)
             spl_token.create_account(inv, creator, p["observation"], len(self.observation_data(p)), self.program_id)
             p.update(creator=creator, lp_supply=liquidity, open_time=self.world.now(), initialized=True)

@@ -329,7 +329,8 @@ class Actor:
         p = {"address": address, "index": index, "owner": owner, "state": DRAFT, "yes": 0, "deny": 0,
              "tx_count": 0, "executed": 0, "draft_at": self.world.now(), "name": f"Proposal {index}: treasury grant",
              "link": f"https://example.org/proposals/{index}", "voters": set(), "attempts": 0,
-             "recipient": rng.pick(self.recipients), "amount": amount, "support": 97 if oversized else rng.between(35, 95),
+             "recipient": rng.pick(self.recipients), "amount": amount,
+             "support": 97 if oversized else rng.between(35, 95),
              "transaction": pda([b"governance", address, bytes([0]), (0).to_bytes(2, "little")], self.program_id)}
         data = (Writer().u8(CREATE_PROPOSAL).string(p["name"]).string(p["link"]).u8(0).u32(1).string("Approve")
                 .u8(1).build())
