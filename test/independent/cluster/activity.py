@@ -8,7 +8,7 @@ left.
 """
 
 from keys import (ASSOCIATED_TOKEN_PROGRAM, BPF_UPGRADEABLE_LOADER, NATIVE_LOADER, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
-                  TOKEN_PROGRAM, MEMO_PROGRAM, associated_token_address)
+                  TOKEN_PROGRAM, MEMO_PROGRAM, associated_token_address, pda, to_bytes)
 from ledger import Ledger
 from prng import Prng
 from runtime import Account, AccountView
@@ -74,8 +74,12 @@ class World:
         return AccountView(self.ledger.accounts)
 
 
-def program_account() -> Account:
-    return Account(1_141_440, BPF_UPGRADEABLE_LOADER, bytes(36), executable=True)
+def program_account(program_id: str) -> Account:
+    """An upgradeable program's account: UpgradeableLoaderState::Program (tag 2, u32) and the
+    address of its ProgramData account, ["<program id>"] under the loader."""
+    programdata = pda([program_id], BPF_UPGRADEABLE_LOADER)
+    return Account(1_141_440, BPF_UPGRADEABLE_LOADER, (2).to_bytes(4, "little") + to_bytes(programdata),
+                   executable=True)
 
 
 class Activity:
@@ -89,7 +93,7 @@ class Activity:
         for builtin in (SYSTEM_PROGRAM,):
             ledger.genesis_account(builtin, Account(1, NATIVE_LOADER, b"system_program", executable=True))
         for pid in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM, ASSOCIATED_TOKEN_PROGRAM, MEMO_PROGRAM):
-            ledger.genesis_account(pid, program_account())
+            ledger.genesis_account(pid, program_account(pid))
         self.actors = []
         makers = {
             "raydium-cp-swap": lambda pid: cp_swap.Actor(pid, Prng(seed, "cp-swap"), self.world,
@@ -100,7 +104,7 @@ class Activity:
             "spl-governance": lambda pid: governance.Actor(pid, Prng(seed, "governance"), self.world),
         }
         for name, pid in programs.items():
-            ledger.genesis_account(pid, program_account())
+            ledger.genesis_account(pid, program_account(pid))
             self.actors.append(makers[name](pid))
         self.world.finish(self.world.new_wallet())
         # Setup transactions of all programs, interleaved, before their regular activity.
