@@ -4,6 +4,7 @@
 // written out by hand. Nothing here comes from the project's src/: these tests check that the
 // cluster speaks Solana's RPC and PubSub and carries the programs' real layouts, so the project's
 // ingester can be proven against it.
+import { createPublicKey, verify } from 'node:crypto';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { utils } from '@coral-xyz/anchor';
@@ -58,6 +59,8 @@ import {
 } from './layouts.ts';
 
 const bs58 = utils.bytes.bs58;
+/** The DER prefix of an ed25519 SubjectPublicKeyInfo, before the 32 key bytes. */
+const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const FEE_DENOMINATOR = 1_000_000n;
 
 type Decoded = Record<string, unknown>;
@@ -283,6 +286,13 @@ describe('independent cluster through web3.js and the published layouts', functi
       const meta = tx.meta;
       if (meta === null) throw new Error('meta is null');
       expect(tx.version).to.equal('legacy');
+      // Each signature is its signer's ed25519 signature of the serialized message.
+      const message = tx.transaction.message.serialize();
+      tx.transaction.signatures.forEach((signature, i) => {
+        const signer = tx.transaction.message.staticAccountKeys[i]!.toBuffer();
+        const spki = createPublicKey({ key: Buffer.concat([ED25519_SPKI, signer]), format: 'der', type: 'spki' });
+        expect(verify(null, message, spki, bs58.decode(signature)), signature).to.equal(true);
+      });
       const keys = tx.transaction.message.staticAccountKeys;
       expect(meta.preBalances).to.have.length(keys.length);
       expect(meta.postBalances).to.have.length(keys.length);

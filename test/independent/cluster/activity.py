@@ -30,10 +30,11 @@ class World:
         self.ledger.genesis_account(pubkey, account)
 
     def new_key(self) -> str:
-        return self.rng.wallet()
+        """A fresh keypair's public key; the ledger keeps the secret to sign with."""
+        return self.ledger.add_keypair(self.rng.keypair())
 
     def new_wallet(self, lamports: int = WALLET_LAMPORTS) -> str:
-        key = self.rng.wallet()
+        key = self.new_key()
         self.genesis(key, Account(lamports, SYSTEM_PROGRAM))
         return key
 
@@ -41,7 +42,7 @@ class World:
         self.genesis(pubkey, Account(lamports, SYSTEM_PROGRAM))
 
     def new_mint(self, decimals: int) -> str:
-        mint = self.rng.wallet()
+        mint = self.new_key()
         self._mints[mint] = [decimals, 0]
         return mint
 

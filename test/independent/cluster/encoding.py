@@ -4,6 +4,7 @@
 import base64
 
 from base58 import b58decode, b58encode
+from ledger import compact_u16, serialize_message
 
 U64_MAX = 2**64 - 1
 MAX_BASE58_BYTES = 128
@@ -128,36 +129,12 @@ def matches(filters: list, data: bytes) -> bool:
     return True
 
 
-def compact_u16(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def wire_transaction(record) -> bytes:
-    """The transaction as it was sent: signatures, then the legacy message."""
-    m = record.message
+    """The transaction as it was sent: its signatures, then the legacy message they sign."""
     out = bytearray(compact_u16(len(record.signatures)))
     for s in record.signatures:
         out += b58decode(s)
-    h = m.header
-    out += bytes([h["numRequiredSignatures"], h["numReadonlySignedAccounts"], h["numReadonlyUnsignedAccounts"]])
-    out += compact_u16(len(m.account_keys))
-    for k in m.account_keys:
-        out += b58decode(k)
-    out += b58decode(record.recent_blockhash)
-    out += compact_u16(len(m.instructions))
-    for ix in m.instructions:
-        out.append(ix["programIdIndex"])
-        out += compact_u16(len(ix["accounts"])) + bytes(ix["accounts"])
-        out += compact_u16(len(ix["data"])) + ix["data"]
-    return bytes(out)
+    return bytes(out) + serialize_message(record.message, record.recent_blockhash)
 
 
 def ui_transaction(record, encoding: str, with_version: bool) -> dict:

@@ -8,7 +8,7 @@ skipped, as on a real cluster, and have no block.
 import hashlib
 from dataclasses import dataclass, field
 
-from base58 import b58encode
+from base58 import b58decode, b58encode
 from keys import TOKEN_PROGRAM
 from runtime import (LAMPORTS_PER_SIGNATURE, Account, PlannedTransaction, TransactionFailed,
                      TransactionRun, compute_budget)
@@ -63,6 +63,35 @@ def compile_message(fee_payer: str, instructions: list, extra_signers: list) -> 
     return CompiledMessage(keys, header, compiled, {k for k in keys if flags[k][1]}, groups[0] + groups[1])
 
 
+def compact_u16(n: int) -> bytes:
+    """The "short vec" length prefix of the wire format: 7 bits a byte, low bits first."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def serialize_message(m: CompiledMessage, recent_blockhash: str) -> bytes:
+    """The legacy message as signed and sent: header, keys, blockhash, compiled instructions."""
+    h = m.header
+    out = bytearray([h["numRequiredSignatures"], h["numReadonlySignedAccounts"], h["numReadonlyUnsignedAccounts"]])
+    out += compact_u16(len(m.account_keys))
+    for k in m.account_keys:
+        out += b58decode(k)
+    out += b58decode(recent_blockhash)
+    out += compact_u16(len(m.instructions))
+    for ix in m.instructions:
+        out.append(ix["programIdIndex"])
+        out += compact_u16(len(ix["accounts"])) + bytes(ix["accounts"])
+        out += compact_u16(len(ix["data"])) + ix["data"]
+    return bytes(out)
+
+
 @dataclass
 class TxRecord:
     signature: str
@@ -109,7 +138,7 @@ class Ledger:
         self.slot = FIRST_SLOT
         self.block_height = 0
         self.last_blockhash = self.genesis_hash
-        self._sig_counter = 0
+        self.keyring: dict = {}        # pubkey -> Keypair of every key that may sign
         # Called with (block, changed accounts in order) after every block
         self.listeners: list = []
         self.blocks[self.slot] = Block(self.slot, self.slot, 0, self.genesis_hash, self.genesis_hash,
@@ -128,9 +157,10 @@ class Ledger:
 
     # --- producing blocks ---------------------------------------------------------------------
 
-    def _signature(self) -> str:
-        self._sig_counter += 1
-        return b58encode(hashlib.sha512(f"signature/{self.seed}/{self._sig_counter}".encode()).digest())
+    def add_keypair(self, keypair) -> str:
+        pubkey = b58encode(keypair.public)
+        self.keyring[pubkey] = keypair
+        return pubkey
 
     def produce_block(self, planned: list, skip_before: int = 0) -> Block:
         """Executes `planned` transactions in a new slot (after `skip_before` skipped slots)."""
@@ -209,7 +239,16 @@ class Ledger:
                 self.accounts[key] = acc
         post = [self.accounts[k].lamports if k in self.accounts else 0 for k in keys]
         post_tokens = self._token_balances(keys, self.accounts.get)
-        signatures = [self._signature() for _ in message.signers]
+        # Each signer signs the serialized message with its own key, as a wallet does.
+        wire = serialize_message(message, block.previous_blockhash)
+        signatures = []
+        for signer in message.signers:
+            if signer not in self.keyring:
+                raise AssertionError(f"{signer} signs a transaction but has no key")
+            signatures.append(b58encode(self.keyring[signer].sign(wire)))
+        if signatures[0] in self.by_signature:
+            # The runtime refuses a transaction it has already processed: the actors never plan one.
+            raise AssertionError(f"transaction {signatures[0]} played twice")
         record = TxRecord(
             signature=signatures[0], slot=block.slot, index=index, block_time=block.block_time,
             recent_blockhash=block.previous_blockhash, signatures=signatures, message=message, err=err,

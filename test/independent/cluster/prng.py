@@ -6,8 +6,7 @@ output for a given seed is the same on every CPython 3 release.
 
 import random
 
-from base58 import b58encode
-from keys import is_on_curve
+from ed25519 import Keypair
 
 
 class Prng:
@@ -38,9 +37,6 @@ class Prng:
     def bytes(self, n: int) -> bytes:
         return self._r.getrandbits(8 * n).to_bytes(n, "little")
 
-    def wallet(self) -> str:
-        """A key that is a curve point, as a wallet's public key is."""
-        while True:
-            raw = self.bytes(32)
-            if is_on_curve(raw):
-                return b58encode(raw)
+    def keypair(self) -> Keypair:
+        """A keypair from a 32-byte secret seed drawn from the generator."""
+        return Keypair(self.bytes(32))

@@ -78,9 +78,13 @@ class Actor:
         mints = [world.new_mint(d) for d in (6, 9, 6, 9, 6)]
         self.traders = [world.new_wallet() for _ in range(8)]
         self.creators = [world.new_wallet() for _ in range(2)]
-        for wallet in self.traders + self.creators:
+        for wallet in self.traders:
             for mint in mints:
                 world.fund_token_account(wallet, mint, 10**16)
+        # A creator may seed two pools with the same token: enough for both.
+        for wallet in self.creators:
+            for mint in mints:
+                world.fund_token_account(wallet, mint, 10**17)
         self.create_pool_fee_account = world.fund_token_account(self.fee_receiver, mints[0], 0)
         pairs = [(mints[0], mints[1], 0), (mints[2], mints[3], 0), (mints[1], mints[4], 1)]
         self.pools = []
@@ -166,6 +170,8 @@ class Actor:
 
     def next(self):
         p = self.rng.pick(self.pools)
+        if not p["initialized"]:
+            return self.initialize(p)  # its setup transaction failed: try again
         roll = self.rng.below(100)
         if roll < 70:
             return self.swap(p, base_input=self.rng.chance(0.8))

@@ -290,8 +290,13 @@ class Actor:
     # --- proposals --------------------------------------------------------------------------
 
     def next(self):
-        pipeline = [p for p in self.proposals if p["state"] in (DRAFT, VOTING)]
-        if len(pipeline) < 3:
+        # Keep two proposals in voting: while fewer are, drafts advance (or one is created) and no
+        # vote is cast, so the one still in voting cannot end meanwhile.
+        voting = [p for p in self.proposals if p["state"] == VOTING]
+        drafts = [p for p in self.proposals if p["state"] == DRAFT]
+        if len(voting) < 2:
+            return self._action(drafts[0])() if drafts else self.create_proposal()
+        if len(voting) + len(drafts) < 3:
             return self.create_proposal()
         candidates = []
         for p in self.proposals:
@@ -312,7 +317,8 @@ class Actor:
             if self.world.now() >= p["voting_at"] + VOTING_TIME:
                 return lambda: self.finalize(p)
             return None
-        if p["state"] == SUCCEEDED and p["attempts"] < 2:
+        if p["state"] == SUCCEEDED and p["attempts"] < 2 and p.get("attempted_slot") != self.world.slot():
+            # A second attempt in the same block would be the same transaction (same blockhash).
             return lambda: self.execute(p)
         return None
 
@@ -450,6 +456,7 @@ class Actor:
         accounts = [(self.governance, False, False), (p["address"], False, True), (p["transaction"], False, True),
                     (self.treasury, False, True), (p["recipient"], False, True), (SYSTEM_PROGRAM, False, False)]
         p["attempts"] += 1
+        p["attempted_slot"] = self.world.slot()
 
         def handler(inv: Invocation) -> None:
             # The governance signs for its native treasury (invoke_signed).

@@ -66,7 +66,8 @@ class Actor:
         return []
 
     def next(self):
-        if len(self.listed) < MIN_ACTIVE or (len(self.listed) < 10 and self.rng.chance(0.45)):
+        # Never fewer than MIN_ACTIVE listings once a sale or delisting has been played.
+        if len(self.listed) <= MIN_ACTIVE or (len(self.listed) < 10 and self.rng.chance(0.45)):
             return self.list()
         listing = self.listed[self.rng.below(len(self.listed))]
         return self.buy(listing) if self.rng.chance(0.75) else self.delist(listing)
