@@ -209,6 +209,9 @@ class Cluster:
             dropped = len(self.clients)
             for client in list(self.clients):
                 client.conn.abort()
+                # Gone at once, not when the reader notices: the state answered below shows it.
+                self.clients.discard(client)
+                self.pubsub.disconnect(client)
             self.dropped += dropped
             return ok({**self.state(), "dropped": dropped})
         return 404, b"unknown control action", "text/plain"
