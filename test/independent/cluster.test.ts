@@ -17,6 +17,7 @@ import {
   type KeyedAccountInfo,
   type Logs,
   type SlotInfo,
+  VersionedTransaction,
   type VersionedTransactionResponse,
 } from '@solana/web3.js';
 import {
@@ -51,6 +52,7 @@ import {
   escrowInstruction,
   pda,
   programData,
+  readSample,
   sha256_8,
   tensorCoder,
   tensorIdl,
@@ -232,6 +234,16 @@ describe('independent cluster through web3.js and the published layouts', functi
     expect(payerInfo?.lamports).to.equal(await connection.getBalance(payer));
     expect(none).to.equal(null);
     expect(await connection.getAccountInfo(missing)).to.equal(null);
+    // The base64 encoding is the transaction as sent: web3.js reads it back to the same message.
+    const wire = (await rawRpc(cluster.rpcUrl, {
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'getTransaction',
+      params: [first.transaction.signatures[0], { encoding: 'base64', maxSupportedTransactionVersion: 0 }],
+    })) as { result: { transaction: [string, string] } };
+    const sent = VersionedTransaction.deserialize(Buffer.from(wire.result.transaction[0], 'base64'));
+    expect(sent.signatures.map((s) => bs58.encode(s))).to.deep.equal(first.transaction.signatures);
+    expect(Buffer.from(sent.message.serialize()).equals(first.transaction.message.serialize())).to.equal(true);
     const [status] = (await connection.getSignatureStatuses([first.transaction.signatures[0] ?? ''])).value;
     expect(status?.slot).to.equal(first.slot);
     expect(status?.confirmationStatus).to.equal('finalized');
@@ -377,6 +389,12 @@ describe('independent cluster through web3.js and the published layouts', functi
 
     const listings = await connection.getProgramAccounts(new PublicKey(TCOMP));
     expect(listings.length, 'a first start finds active listings').to.be.at.least(4);
+    // Allocated as on mainnet: a ListState account there has the same size.
+    const mainnetListState = Buffer.from(
+      readSample('tensor-marketplace/list-state-Ecob3R5t.json')['data'] as string,
+      'base64',
+    );
+    for (const { account: info } of listings) expect(info.data.length).to.equal(mainnetListState.length);
     for (const { pubkey, account: info } of listings) {
       const l = tensorCoder.accounts.decode('ListState', info.data) as Decoded;
       expect(pubkey.toBase58()).to.equal(pda([Buffer.from('list_state'), key(l['assetId'])], TCOMP));
@@ -432,6 +450,17 @@ describe('independent cluster through web3.js and the published layouts', functi
       true,
     );
     expect(proposals.some((p) => p.state === ProposalState.Defeated)).to.equal(true);
+  });
+
+  it('emits SwapEvents of the length mainnet ones have, decoding alike', () => {
+    const mainnet = readSample('raydium-cp-swap/swap-event-4kKAK8GF.json')['programData'] as string;
+    expect(cpSwapCoder.events.decode(mainnet)?.name).to.equal('SwapEvent');
+    const ours = (history.get(CP_SWAP) ?? [])
+      .flatMap((tx) => programData(tx.meta?.logMessages ?? [], CP_SWAP))
+      .map((e) => e.data)
+      .filter((d) => cpSwapCoder.events.decode(d)?.name === 'SwapEvent');
+    expect(ours.length).to.be.greaterThan(0);
+    for (const d of ours) expect(Buffer.from(d, 'base64').length).to.equal(Buffer.from(mainnet, 'base64').length);
   });
 
   it('keeps each pool vault at reserve plus fees, the reserves following the SwapEvent and LpChangeEvent arithmetic', async () => {

@@ -16,13 +16,23 @@ export const ATA_PROGRAM = 'ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL';
 export const SYSTEM_PROGRAM = '11111111111111111111111111111111';
 export const PROGRAMS = [CP_SWAP, ESCROW, TCOMP, GOVERNANCE] as const;
 
-const INTERFACES = fileURLToPath(new URL('../../../shared/reference/interfaces/', import.meta.url));
+const REFERENCE = fileURLToPath(new URL('../../../shared/reference/', import.meta.url));
 
+function readReference(path: string): Record<string, unknown> {
+  const full = `${REFERENCE}${path}`;
+  if (!existsSync(full))
+    throw new Error(`${full} is missing: the published reference data lives in ../shared/reference`);
+  return JSON.parse(readFileSync(full, 'utf8')) as Record<string, unknown>;
+}
+
+/** A program's published interface file (../shared/reference/interfaces/). */
 export function readInterface(file: string): Record<string, unknown> {
-  const path = `${INTERFACES}${file}`;
-  if (!existsSync(path))
-    throw new Error(`${path} is missing: the published interface files live in ../shared/reference`);
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  return readReference(`interfaces/${file}`);
+}
+
+/** Mainnet bytes as published in public test suites (../shared/reference/mainnet-samples/). */
+export function readSample(file: string): Record<string, unknown> {
+  return readReference(`mainnet-samples/${file}`);
 }
 
 export function sha256_8(preimage: string): Buffer {
