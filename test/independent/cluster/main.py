@@ -17,6 +17,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+# No __pycache__ beside the sources: the checkout stays as committed.
+sys.dont_write_bytecode = True
 
 from activity import Activity  # noqa: E402
 from idl import Idl  # noqa: E402
