@@ -611,7 +611,7 @@ describe('independent cluster through web3.js and the published layouts', functi
     }
   });
 
-  it('records TComp events as self-invoked tcomp_noop instructions signed by the list state', async () => {
+  it('records TComp events as self-invoked tcomp_noop instructions whose only account is the list state', async () => {
     const makers = new Map<string, Decoded>();
     let takers = 0;
     for (const tx of history.get(TCOMP) ?? []) {
