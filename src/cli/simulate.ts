@@ -1,6 +1,7 @@
 // `solstream simulate [--seed N] [--rate TX_PER_SECOND] [--port PORT] [--host HOST]`: the offline
 // local cluster, speaking Solana JSON-RPC on PORT and PubSub on PORT + 1, playing program activity.
-// SIGUSR1 pauses the activity, SIGUSR2 resumes it.
+// SIGUSR1 pauses the activity, SIGUSR2 resumes it, SIGHUP drops every PubSub connection (as a
+// validator drops a lagging client).
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { createLogger } from '../log.ts';
@@ -32,7 +33,7 @@ export async function run(argv: string[], config: Config): Promise<number> {
     'local cluster running (SOLANA_RPC_URL / SOLANA_WS_URL)',
   );
   // SIGUSR1 pauses the activity and SIGUSR2 resumes it (the RPC keeps serving): a still chain to
-  // compare a database with.
+  // compare a database with. SIGHUP cuts every PubSub connection.
   const pause = () => {
     cluster.player?.stop();
     logger.info({ transactions: cluster.ledger.transactionCount(), slot: cluster.ledger.slot() }, 'activity paused');
@@ -41,8 +42,13 @@ export async function run(argv: string[], config: Config): Promise<number> {
     cluster.player?.start();
     logger.info('activity resumed');
   };
+  const drop = () => {
+    cluster.dropConnections();
+    logger.info('websockets dropped');
+  };
   process.on('SIGUSR1', pause);
   process.on('SIGUSR2', resume);
+  process.on('SIGHUP', drop);
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal, transactions: cluster.ledger.transactionCount() }, 'stopping the local cluster');
@@ -50,6 +56,7 @@ export async function run(argv: string[], config: Config): Promise<number> {
       process.off('SIGINT', stop);
       process.off('SIGUSR1', pause);
       process.off('SIGUSR2', resume);
+      process.off('SIGHUP', drop);
       void cluster.close().then(() => resolve(0));
     };
     process.on('SIGTERM', stop);

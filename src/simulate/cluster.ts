@@ -22,6 +22,8 @@ export interface LocalCluster {
   readonly wsUrl: string;
   readonly ledger: LocalLedger;
   readonly player: ActivityPlayer | null;
+  /** Terminates every PubSub connection, as a validator drops a lagging client. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     wsUrl: server.wsUrl,
     ledger,
     player,
+    dropConnections: () => server.dropConnections(),
     async close() {
       player?.stop();
       await server.close();

@@ -7,7 +7,7 @@
 // independent cluster of test/independent.
 import { expect } from 'chai';
 import { openDatabase, type Database } from '../../src/db/connection.ts';
-import { startSimulate, type ClusterOptions, type TestCluster } from '../support/clusters.ts';
+import { startIndependent, startSimulate, type ClusterOptions, type TestCluster } from '../support/clusters.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { chainTruth, differences } from '../support/ground-truth.ts';
 import { eventually, getJson, servedUrl, SolstreamProcess } from '../support/processes.ts';
@@ -19,6 +19,7 @@ interface ReadyBody {
 
 const CLUSTERS: readonly { name: string; start: (options: ClusterOptions) => Promise<TestCluster> }[] = [
   { name: 'solstream simulate', start: startSimulate },
+  { name: 'the independent cluster', start: startIndependent },
 ];
 
 for (const { name, start } of CLUSTERS) {
@@ -113,6 +114,22 @@ for (const { name, start } of CLUSTERS) {
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).to.match(/solstream_ingest_role\{role="ingesting"\} 1/);
       expect(metrics).to.not.match(/solstream_ingest_skipped_total\{[^}]*\} [1-9]/);
+      expectNoErrors();
+    });
+
+    it('ends every pool’s reserves at its vaults after live swaps across websocket drops', async () => {
+      const gateway = serve('serve');
+      const url = await servedUrl(gateway);
+      await ingestingLive(url);
+      for (let i = 0; i < 3; i++) {
+        await cluster.advance(15);
+        await cluster.dropWebsockets();
+        await cluster.advance(15);
+        await ingestingLive(url);
+      }
+      await expectDatabaseEqualsChain();
+      const gaps = gateway.lines.filter((l) => String(l.msg).startsWith('the live source may have missed updates'));
+      expect(gaps.length, 'each drop is seen and caught up').to.be.at.least(3);
       expectNoErrors();
     });
 

@@ -1,6 +1,6 @@
 // Clusters for ingestion tests, each in its own process and each able to hold still for a
 // comparison: `solstream simulate` (the project's local cluster; SIGUSR1 pauses its activity,
-// SIGUSR2 resumes it) and the independent cluster in test/independent (Python, sharing no code
+// SIGUSR2 resumes it, SIGHUP drops its websockets) and the independent cluster in test/independent (Python, sharing no code
 // with the project; paused and resumed over its control endpoints).
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
@@ -19,6 +19,8 @@ export interface TestCluster {
   /** Stops producing transactions (the RPC keeps answering). */
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** Cuts every PubSub connection, as a validator does to a lagging client. */
+  dropWebsockets(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startSimulate(options: ClusterOptions): Promise<TestCluste
   await eventually(async () => (await slot()) >= options.history, `${options.history} transactions of history`);
   let pauses = 0;
   let resumes = 0;
+  let drops = 0;
   return {
     kind: 'simulate',
     rpcUrl,
@@ -70,6 +73,11 @@ export async function startSimulate(options: ClusterOptions): Promise<TestCluste
       const n = ++resumes;
       sim.signal('SIGUSR2');
       await eventually(async () => sim.lines.filter((l) => l.msg === 'activity resumed').length >= n, 'the resume');
+    },
+    async dropWebsockets() {
+      const n = ++drops;
+      sim.signal('SIGHUP');
+      await eventually(async () => sim.lines.filter((l) => l.msg === 'websockets dropped').length >= n, 'the drop');
     },
     async close() {
       await sim.stop();
@@ -119,6 +127,7 @@ export async function startIndependent(options: ClusterOptions): Promise<TestClu
     advance,
     pause: () => control('pause'),
     resume: () => control('resume'),
+    dropWebsockets: () => control('drop-websockets'),
     async close() {
       child.kill('SIGTERM');
       await exited;
