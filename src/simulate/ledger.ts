@@ -162,6 +162,8 @@ function applyUpdates(view: Map<string, StoredAccount>, updates: readonly Stored
 }
 
 export class LocalLedger implements SimLedger {
+  /** The slot before the first transaction's: finalized from the start, with no block. */
+  readonly genesisSlot: number;
   private readonly seed: string;
   private readonly now: () => number;
   private readonly confirmationDepth: number | null;
@@ -199,6 +201,7 @@ export class LocalLedger implements SimLedger {
     this.confirmationDepth = options.confirmationDepth === undefined ? 0 : options.confirmationDepth;
     this.finalizationDepth = options.finalizationDepth === undefined ? 0 : options.finalizationDepth;
     const genesisSlot = (options.firstSlot ?? 1) - 1;
+    this.genesisSlot = genesisSlot;
     this.nextSlot = genesisSlot + 1;
     // The slot before the first transaction: finalized, empty, its block height its slot number.
     const genesis = new SlotRecord(
@@ -245,6 +248,11 @@ export class LocalLedger implements SimLedger {
 
   blockTime(slot: number): number | null {
     return this.slots.get(slot)?.blockTime ?? null;
+  }
+
+  /** The slot whose blockhash this is, or null. */
+  blockhashSlot(blockhash: string): LedgerSlot | null {
+    return this.slots.get(this.byBlockhash.get(blockhash) ?? -1) ?? null;
   }
 
   /**
