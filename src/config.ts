@@ -1,6 +1,7 @@
 // Every setting solstream reads from the environment: its name, default, and validation.
 // Read once at start (loadConfig) and passed down; no other module reads process.env.
 import path from 'node:path';
+import { parseCommitmentDelay, type CommitmentDelay } from './simulate/commitment.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -44,11 +45,28 @@ export interface Config {
    * SOLANA_RPC_URL is set and `local` otherwise, so a first run shows live data with no setup.
    */
   readonly ingest: 'rpc' | 'local' | 'off';
-  /** The in-process local cluster of `ingest: local`. */
-  readonly localCluster: { readonly seed: number; readonly rate: number };
+  /** The in-process local cluster of `ingest: local`, and the defaults of `solstream simulate`. */
+  readonly localCluster: LocalClusterConfig;
   // --- ingest settings (owned by src/ingest) ---
   readonly solana: SolanaConfig;
   // --- end ingest settings ---
+}
+
+export interface LocalClusterConfig {
+  readonly seed: number;
+  readonly rate: number;
+  /** Yellowstone gRPC port; null when unset (serve: any free port, simulate: 10000). */
+  readonly grpcPort: number | null;
+  /** x-token the gRPC endpoint requires; null for none. */
+  readonly grpcXToken: string | null;
+  /** Slots the gRPC endpoint keeps for from_slot; null: replay not supported. */
+  readonly replaySlots: number | null;
+  readonly confirmAfter: CommitmentDelay;
+  readonly finalizeAfter: CommitmentDelay;
+  /** Chance that a played transaction opens a minority fork that later dies. */
+  readonly forkRate: number;
+  /** Longest fork, in slots. */
+  readonly forkSlots: number;
 }
 
 // --- ingest settings (owned by src/ingest) ---
@@ -156,6 +174,42 @@ function readBool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+function readFraction(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!/^\d*\.?\d+$/.test(raw.trim()) || value > 1)
+    throw new ConfigError(`${name} must be a number from 0 to 1, got "${raw}"`);
+  return value;
+}
+
+function readDelay(env: Env, name: string, fallback: string): CommitmentDelay {
+  try {
+    return parseCommitmentDelay(env[name]?.trim() || fallback, name);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
+/** The local cluster's settings (SOLSTREAM_LOCAL_*). */
+export function loadLocalClusterConfig(env: Env): LocalClusterConfig {
+  const grpcPortRaw = env.SOLSTREAM_LOCAL_GRPC_PORT?.trim() ?? '';
+  const replayRaw = env.SOLSTREAM_LOCAL_REPLAY_SLOTS?.trim().toLowerCase() ?? '';
+  const confirmAfter = readDelay(env, 'SOLSTREAM_LOCAL_CONFIRM_AFTER', '2s');
+  const finalizeAfter = readDelay(env, 'SOLSTREAM_LOCAL_FINALIZE_AFTER', '15s');
+  return {
+    seed: readInt(env, 'SOLSTREAM_LOCAL_SEED', 1, 0, Number.MAX_SAFE_INTEGER),
+    rate: readInt(env, 'SOLSTREAM_LOCAL_RATE', 5, 0, 10_000),
+    grpcPort: grpcPortRaw === '' ? null : readInt(env, 'SOLSTREAM_LOCAL_GRPC_PORT', 0, 0, 65535),
+    grpcXToken: env.SOLSTREAM_LOCAL_GRPC_X_TOKEN?.trim() || null,
+    replaySlots: replayRaw === 'off' ? null : readInt(env, 'SOLSTREAM_LOCAL_REPLAY_SLOTS', 150, 1, 1_000_000),
+    confirmAfter,
+    finalizeAfter,
+    forkRate: readFraction(env, 'SOLSTREAM_LOCAL_FORK_RATE', 0.05),
+    forkSlots: readInt(env, 'SOLSTREAM_LOCAL_FORK_SLOTS', 2, 1, 64),
+  };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Resolves DATABASE_URL into a dialect and, for SQLite, a file path. */
@@ -255,10 +309,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     apiKeys: parseApiKeys(env.SOLSTREAM_API_KEYS),
     allowedOrigins,
     ingest,
-    localCluster: {
-      seed: readInt(env, 'SOLSTREAM_LOCAL_SEED', 1, 0, Number.MAX_SAFE_INTEGER),
-      rate: readInt(env, 'SOLSTREAM_LOCAL_RATE', 5, 0, 10_000),
-    },
+    localCluster: loadLocalClusterConfig(env),
     solana: loadSolanaConfig(env), // ingest settings (owned by src/ingest)
   };
 }

@@ -2,6 +2,7 @@
 // (Geyser gRPC) endpoint, commitment clock and activity player. `solstream simulate` runs it
 // alone; `solstream serve` starts it on a first run with no RPC configured. Its methods are the
 // handles an end-to-end test needs: fork now, kill the fork, wait for a commitment, break streams.
+import type { LocalClusterConfig } from '../config.ts';
 import { AT_ONCE, type Commitment, type CommitmentDelay } from './commitment.ts';
 import { startCommitmentClock, type CommitmentClock } from './commitment-clock.ts';
 import { startGeyserServer, type GeyserServer, type StreamBreak } from './geyser/server.ts';
@@ -67,6 +68,27 @@ export interface LocalCluster {
   /** Terminates every PubSub websocket, as a provider dropping its clients would; returns how many. */
   dropWebsockets(): number;
   close(): Promise<void>;
+}
+
+/**
+ * The cluster a `SOLSTREAM_LOCAL_*` configuration describes (ports and error handling are the
+ * caller's). `grpcPort` null means any free port.
+ */
+export function localClusterOptions(
+  config: LocalClusterConfig,
+): Omit<LocalClusterOptions, 'port' | 'host' | 'onError'> {
+  return {
+    seed: config.seed,
+    rate: config.rate,
+    confirmation: config.confirmAfter,
+    finalization: config.finalizeAfter,
+    forks: { rate: config.forkRate, maxSlots: config.forkSlots },
+    geyser: {
+      port: config.grpcPort ?? 0,
+      replaySlots: config.replaySlots,
+      ...(config.grpcXToken === null ? {} : { xToken: config.grpcXToken }),
+    },
+  };
 }
 
 /** The ledger's depth for a delay, or null when the delay is a time the clock keeps. */
