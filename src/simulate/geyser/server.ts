@@ -98,11 +98,11 @@ class Session {
     private readonly call: SubscribeCall,
     private readonly server: LocalGeyser,
   ) {
-    this.pinger = setInterval(
-      () => this.write({ filters: [], ping: {}, createdAt: new Date() }),
-      server.pingIntervalMs,
-    );
+    // The server's ping timer fires at once and then every interval (a tokio interval's first tick).
+    const ping = () => this.write({ filters: [], ping: {}, createdAt: new Date() });
+    this.pinger = setInterval(ping, server.pingIntervalMs);
     this.pinger.unref();
+    setImmediate(ping);
     call.on('data', (request: SubscribeRequest) => this.onRequest(request));
     // A client that half-closes keeps receiving, as on the real server; only cancellation ends it.
     call.on('cancelled', () => this.dispose());
