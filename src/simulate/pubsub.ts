@@ -304,13 +304,13 @@ export class PubSub {
             this.notify(socket, 'account', id, { context, value: encodeAccount(last) });
             break;
           }
-          case 'signature':
-            if (slot.transactions.some((tx) => tx.signatures[0] === sub.signature)) {
-              const tx = slot.transactions.find((t) => t.signatures[0] === sub.signature);
-              this.notify(socket, 'signature', id, { context, value: { err: tx?.err ?? null } });
-              subs.delete(id);
-            }
+          case 'signature': {
+            const tx = slot.transactions.find((t) => t.signatures[0] === sub.signature);
+            if (tx === undefined) break;
+            this.notify(socket, 'signature', id, { context, value: { err: tx.err } });
+            subs.delete(id);
             break;
+          }
         }
       }
     }

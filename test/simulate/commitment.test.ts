@@ -12,6 +12,7 @@ import { startRpcServer, type RpcServer } from '../../src/simulate/rpc-server.ts
 import { rpc } from './json-rpc.ts';
 import { OFFER_SIZE, labelledOffer as offer, offerTransaction, testKey } from './sample-program.ts';
 import { waitFor, waitUntil } from './wait.ts';
+import { stopReconnecting } from './web3-socket.ts';
 
 describe('local cluster commitment levels over the real web3.js Connection', () => {
   const programId = testKey('commitment-program');
@@ -28,6 +29,7 @@ describe('local cluster commitment levels over the real web3.js Connection', () 
   });
 
   afterEach(async () => {
+    stopReconnecting(connection);
     await server.close();
   });
 

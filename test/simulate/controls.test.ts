@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Connection } from '@solana/web3.js';
 import { startLocalCluster, type LocalCluster } from '../../src/simulate/cluster.ts';
 import { waitUntil } from './wait.ts';
+import { stopReconnecting } from './web3-socket.ts';
 
 describe('local cluster controls for end-to-end tests', () => {
   let cluster: LocalCluster;
@@ -60,5 +61,6 @@ describe('local cluster controls for end-to-end tests', () => {
     await waitUntil(() => reopened().length === 1 && cluster.rpc.pubsub.subscriptionCount() === 1);
     const { submitted } = cluster.player.step();
     await waitUntil(() => slots.includes(submitted.slot));
+    stopReconnecting(connection);
   });
 });

@@ -5,6 +5,7 @@ import { ABANDONED_FORK_ERROR, LocalLedger, type LedgerEvent, type StoredAccount
 import { startRpcServer, type RpcServer } from '../../src/simulate/rpc-server.ts';
 import { encodeOffer, labelledOffer as offer, offerTransaction, testKey } from './sample-program.ts';
 import { waitFor, waitUntil } from './wait.ts';
+import { stopReconnecting } from './web3-socket.ts';
 
 describe('minority forks on the local cluster', () => {
   const programId = testKey('fork-program');
@@ -20,6 +21,7 @@ describe('minority forks on the local cluster', () => {
   });
 
   afterEach(async () => {
+    stopReconnecting(connection);
     await server.close();
   });
 
