@@ -153,6 +153,12 @@ function isClosed(account: SimAccountWrite): boolean {
   return account.lamports === 0n && account.data.length === 0;
 }
 
+/** Removes and returns the queue's slots up to and including `slot` (the queue is in slot order). */
+function takeThrough(queue: SlotRecord[], slot: number): SlotRecord[] {
+  const count = queue.findIndex((record) => record.slot > slot);
+  return queue.splice(0, count < 0 ? queue.length : count);
+}
+
 /** Applies a slot's account versions to a view of the state. */
 function applyUpdates(view: Map<string, StoredAccount>, updates: readonly StoredAccount[]): void {
   for (const update of updates) {
@@ -481,8 +487,7 @@ export class LocalLedger implements SimLedger {
   /** Confirms `slot` and every unconfirmed surviving slot before it. */
   confirm(slot: number): void {
     this.surviving(slot, 'confirm');
-    while (this.unconfirmed.length > 0 && (this.unconfirmed[0] as SlotRecord).slot <= slot) {
-      const record = this.unconfirmed.shift() as SlotRecord;
+    for (const record of takeThrough(this.unconfirmed, slot)) {
       record.status = 'confirmed';
       applyUpdates(this.views.confirmed, record.updates);
       this.confirmedTip = record;
@@ -494,8 +499,7 @@ export class LocalLedger implements SimLedger {
   finalize(slot: number): void {
     this.surviving(slot, 'finalize');
     this.confirm(slot);
-    while (this.unfinalized.length > 0 && (this.unfinalized[0] as SlotRecord).slot <= slot) {
-      const record = this.unfinalized.shift() as SlotRecord;
+    for (const record of takeThrough(this.unfinalized, slot)) {
       record.status = 'finalized';
       applyUpdates(this.views.finalized, record.updates);
       this.finalizedTip = record;
