@@ -307,6 +307,53 @@ describe('local cluster Yellowstone endpoint through @grpc/grpc-js', function ()
     stream.cancel();
   });
 
+  it('sends block meta, entries and blocks with the parts each block filter asks for', async () => {
+    cluster = await startLocalCluster({ port: 0, seed: 1, rate: 0 });
+    client = rawGeyserClient(cluster.geyserUrl as string);
+    const made = offer('block');
+    const stream = client.subscribe();
+    const log = new UpdateLog(stream);
+    stream.write(
+      subscribeRequest({
+        blocksMeta: { meta: {} },
+        entry: { entries: {} },
+        blocks: {
+          full: { includeAccounts: true, includeEntries: true },
+          // account_include picks the block's accounts by their own key.
+          ofOffer: { accountInclude: [made.pubkey], includeTransactions: false, includeAccounts: true },
+        },
+        slots: { s: {} },
+      }),
+    );
+    stream.write(subscribeRequest({ ping: { id: 1 } }));
+    await log.until((u) => u.pong !== undefined);
+    const mine = cluster.ledger.submit(offerTransaction(programId, made));
+    const other = cluster.ledger.submit(offerTransaction(otherProgram, offer('other-block')));
+    await log.until(slotStatus(other.slot, SlotStatus.SLOT_PROCESSED));
+
+    const metas = log.of('blockMeta').map((u) => u.blockMeta!);
+    expect(metas.map((m) => m.slot)).to.deep.equal([String(mine.slot), String(other.slot)]);
+    expect(metas[0]).to.deep.include({
+      blockhash: cluster.ledger.blockhash(mine.slot),
+      parentSlot: String(mine.slot - 1),
+      parentBlockhash: cluster.ledger.blockhash(mine.slot - 1),
+      executedTransactionCount: '1',
+      entriesCount: '1',
+    });
+    expect(log.of('entry').map((u) => u.entry?.slot)).to.deep.equal([String(mine.slot), String(other.slot)]);
+    const blocks = log.of('block').filter((u) => u.block?.slot === String(mine.slot));
+    const full = blocks.find((u) => u.filters[0] === 'full')!.block!;
+    expect(full.transactions.map((t) => base58(t.signature))).to.deep.equal([mine.signature]);
+    expect(full.accounts.map((a) => base58(a.pubkey))).to.deep.equal([made.pubkey]);
+    expect(full.entries).to.have.length(1);
+    const ofOffer = blocks.find((u) => u.filters[0] === 'ofOffer')!.block!;
+    expect(ofOffer.transactions).to.deep.equal([]);
+    expect(ofOffer.accounts.map((a) => base58(a.pubkey))).to.deep.equal([made.pubkey]);
+    const otherBlock = log.of('block').find((u) => u.block?.slot === String(other.slot) && u.filters[0] === 'ofOffer');
+    expect(otherBlock?.block?.accounts).to.deep.equal([]);
+    stream.cancel();
+  });
+
   it('refuses a bad filter with INVALID_ARGUMENT in the words of the real server', async () => {
     cluster = await startLocalCluster({ port: 0, seed: 1, rate: 0 });
     client = rawGeyserClient(cluster.geyserUrl as string);
