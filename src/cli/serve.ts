@@ -17,7 +17,7 @@ import { createIngestMetrics } from '../ingest/metrics.ts';
 import { superviseIngest } from '../ingest/ownership.ts';
 import { createLogger } from '../log.ts';
 import { buildPrograms, parseProgramsConfig } from '../programs/registry.ts';
-import { startLocalCluster } from '../simulate/cluster.ts';
+import { localClusterOptions, startLocalCluster } from '../simulate/cluster.ts';
 
 /** Where `npm run build` puts the dashboard that the gateway serves at `/`. */
 const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients/dashboard/dist');
@@ -52,15 +52,20 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     let solana = config.solana;
     if (config.ingest === 'local') {
       const cluster = await startLocalCluster({
+        ...localClusterOptions(config.localCluster),
         port: 0,
-        seed: config.localCluster.seed,
-        rate: config.localCluster.rate,
         onError: (error) => logger.error({ err: (error as Error).message }, 'local cluster activity failed'),
       });
       stack.push({ name: 'local cluster', close: () => cluster.close() });
       solana = { ...solana, rpcUrl: cluster.rpcUrl, wsUrl: cluster.wsUrl };
       logger.info(
-        { rpcUrl: cluster.rpcUrl, seed: config.localCluster.seed, rate: config.localCluster.rate },
+        {
+          rpcUrl: cluster.rpcUrl,
+          geyserUrl: cluster.geyserUrl,
+          seed: config.localCluster.seed,
+          rate: config.localCluster.rate,
+          forkRate: config.localCluster.forkRate,
+        },
         'no SOLANA_RPC_URL: ingesting from the offline local cluster (set SOLSTREAM_INGEST=off to serve without it)',
       );
     }

@@ -20,7 +20,8 @@ import { ChainReader } from './chain.ts';
 import { noIngestMetrics, type IngestMetrics, type IngestPhase, type IngestSkipReason } from './metrics.ts';
 import { Pipeline, ShuttingDownError, type IngestItem } from './pipeline.ts';
 import { rpcWebSocketSource } from './sources/rpc-websocket.ts';
-import type { LiveSource } from './sources/types.ts';
+import { geyserSource } from './sources/geyser.ts';
+import type { LiveEvents, LiveSource, ResumePoint } from './sources/types.ts';
 import { BatchWriter, type Checkpoint, type UpsertRows, type WriteResult } from './writer.ts';
 
 export interface IngesterOptions {
@@ -89,6 +90,20 @@ type LiveItem =
     };
 
 const POLL_MS = 25;
+
+function defaultSource(
+  settings: Config['solana'],
+  programIds: readonly string[],
+  logger: Logger,
+): (chain: ChainReader) => LiveSource {
+  if (settings.source === 'geyser') {
+    const url = settings.geyserUrl;
+    if (url === null) throw new Error('SOLSTREAM_SOURCE=geyser needs SOLSTREAM_GEYSER_URL');
+    return (chain) =>
+      geyserSource({ url, xToken: settings.geyserXToken, programIds, commitment: settings.commitment, chain, logger });
+  }
+  return (chain) => rpcWebSocketSource({ chain, programIds, commitment: settings.commitment, logger });
+}
 
 /** Counts into `stats` what it passes on to `metrics`. */
 function counting(metrics: IngestMetrics, stats: IngesterStats): IngestMetrics {
@@ -165,9 +180,7 @@ export function startIngester(options: IngesterOptions): Ingester {
       .map((p) => p.name)
       .join('+') || programId;
   const catchUpRunner = new CatchUp({ chain, pipeline, settings, logger, closed: isClosed, nameOf });
-  const source = (
-    options.source ?? ((c) => rpcWebSocketSource({ chain: c, programIds, commitment: settings.commitment, logger }))
-  )(chain);
+  const source = (options.source ?? defaultSource(settings, programIds, logger))(chain);
 
   let failed = false;
   /** True while every transaction since the checkpoints is known to be written or queued. */
@@ -318,6 +331,22 @@ export function startIngester(options: IngesterOptions): Ingester {
 
   // --- start ----------------------------------------------------------------------------------
 
+  /**
+   * A source that replays starts from the checkpoints' oldest slot when every program has one, and
+   * then needs no catch-up (unless it reports a gap); any other source is caught up over RPC.
+   */
+  const startSource = async () => {
+    let resume: ResumePoint | undefined;
+    if (source.replays) {
+      const stored = await writer.readCheckpoints();
+      if (programIds.every((id) => stored.has(id)))
+        resume = { fromSlot: Math.min(...programIds.map((id) => stored.get(id)?.slot ?? 0)) };
+    }
+    if (closed) return;
+    if (resume !== undefined) catchUpNeeded = false;
+    source.start(events, resume);
+  };
+
   let resolveReady!: () => void;
   let rejectReady!: (error: Error) => void;
   const ready = new Promise<void>((resolve, reject) => {
@@ -327,19 +356,26 @@ export function startIngester(options: IngesterOptions): Ingester {
   // An ingester nobody awaits must not crash the process with an unhandled rejection.
   ready.catch(() => undefined);
 
+  const events: LiveEvents = {
+    account: (programId, pubkey, data, slot) =>
+      enqueue({ kind: 'account', programId, pubkey, data, slot, at: Date.now() }),
+    transaction: (programId, _signature, transaction) =>
+      enqueue({ kind: 'transaction', programId, checkpointable: contiguous, transaction, at: Date.now() }),
+    slot: (slot) => {
+      if (chainSlot === null || slot > chainSlot) {
+        chainSlot = slot;
+        metrics.chainSlot(slot);
+      }
+    },
+    gap: openGap,
+    resumed: () => {
+      // The source replays from where the checkpoints stop: no catch-up to wait for.
+      if (catchUpRunning === null && !catchUpNeeded) contiguous = true;
+    },
+  };
   try {
-    source.start({
-      account: (programId, pubkey, data, slot) =>
-        enqueue({ kind: 'account', programId, pubkey, data, slot, at: Date.now() }),
-      transaction: (programId, _signature, transaction) =>
-        enqueue({ kind: 'transaction', programId, checkpointable: contiguous, transaction, at: Date.now() }),
-      slot: (slot) => {
-        if (chainSlot === null || slot > chainSlot) {
-          chainSlot = slot;
-          metrics.chainSlot(slot);
-        }
-      },
-      gap: openGap,
+    void startSource().catch((error: Error) => {
+      if (!closed) fail(error);
     });
     supervisor = setInterval(supervise, POLL_MS);
     const waitReady = setInterval(() => {

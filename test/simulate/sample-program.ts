@@ -28,6 +28,19 @@ export interface Offer {
   readonly state: (typeof STATES)[number];
 }
 
+/** An offer named by `label`: its keys derive from the label, so tests own their accounts. */
+export function labelledOffer(label: string, amountB = 1n): Offer {
+  return {
+    pubkey: testKey(`offer-${label}`),
+    maker: testKey(`maker-${label}`),
+    mintA: testKey('mint-a'),
+    mintB: testKey('mint-b'),
+    amountA: 10n,
+    amountB,
+    state: 'created',
+  };
+}
+
 export function encodeOffer(offer: Offer): Uint8Array {
   const out = Buffer.alloc(OFFER_SIZE);
   ACCOUNT_DISC.copy(out, 0);

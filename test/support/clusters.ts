@@ -35,24 +35,43 @@ export interface ClusterOptions {
 function slots(rpcUrl: string) {
   const connection = new Connection(rpcUrl, 'confirmed');
   const slot = () => connection.getSlot('confirmed');
+  const confirmedSlot = slot;
   const advance = async (n: number) => {
     const from = await slot();
     await eventually(async () => (await slot()) >= from + n, `${n} more slots`, 60_000, 50);
   };
-  return { slot, advance };
+  return { slot, advance, confirmedSlot };
 }
 
 /** `solstream simulate` in its own process, with `history` transactions played before it is returned. */
 export async function startSimulate(options: ClusterOptions): Promise<TestCluster> {
   const port = await freePortPair();
+  // Forks on, and slots confirmed shortly after they land: the ingester (at `confirmed`) must store
+  // every confirmed transaction and nothing of a fork that died.
   const sim = SolstreamProcess.start(
     'simulate',
-    ['simulate', '--port', String(port), '--seed', String(options.seed), '--rate', String(options.rate)],
+    [
+      'simulate',
+      '--port',
+      String(port),
+      '--grpc-port',
+      String(await freePortPair()),
+      '--seed',
+      String(options.seed),
+      '--rate',
+      String(options.rate),
+      '--confirm-after',
+      '300ms',
+      '--finalize-after',
+      '2s',
+      '--fork-rate',
+      '0.1',
+    ],
     {},
   );
   const started = await sim.waitFor((l) => l.msg.startsWith('local cluster running'), 'the local cluster');
   const rpcUrl = String(started['rpcUrl']);
-  const { slot, advance } = slots(rpcUrl);
+  const { slot, advance, confirmedSlot } = slots(rpcUrl);
   // One transaction per slot: history is reached when the slot is.
   await eventually(async () => (await slot()) >= options.history, `${options.history} transactions of history`);
   let pauses = 0;
@@ -68,6 +87,19 @@ export async function startSimulate(options: ClusterOptions): Promise<TestCluste
       const n = ++pauses;
       sim.signal('SIGUSR1');
       await eventually(async () => sim.lines.filter((l) => l.msg === 'activity paused').length >= n, 'the pause');
+      // The last slots confirm a moment after the activity stops: wait until nothing moves.
+      let last = -1;
+      await eventually(
+        async () => {
+          const now = await confirmedSlot();
+          const still = now === last;
+          last = now;
+          return still;
+        },
+        'the confirmed slot to settle',
+        30_000,
+        700,
+      );
     },
     async resume() {
       const n = ++resumes;

@@ -25,6 +25,7 @@ export function rpcWebSocketSource(options: RpcWebSocketSourceOptions): LiveSour
 
   return {
     name: 'rpc-websocket',
+    replays: false,
     start(events: LiveEvents) {
       watch = watchSocket(connection, () => {
         if (!closed) events.gap('the RPC websocket dropped');

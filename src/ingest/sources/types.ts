@@ -16,13 +16,25 @@ export interface LiveEvents {
   slot(slot: number): void;
   /** Updates may have been missed since the last catch-up: read back once `subscribed()` is true again. */
   gap(reason: string): void;
+  /**
+   * The source replays everything since the resume point it was started with (a Geyser server's
+   * `from_slot`): nothing since the checkpoints needs reading back.
+   */
+  resumed(): void;
+}
+
+/** Where a source able to replay should start: the oldest slot not known to be written. */
+export interface ResumePoint {
+  readonly fromSlot: number;
 }
 
 export interface LiveSource {
   /** For logs and metrics, e.g. `rpc-websocket`. */
   readonly name: string;
-  /** Subscribes to every program and starts delivering to `events`. */
-  start(events: LiveEvents): void;
+  /** True when the source can replay from a slot (start it with a ResumePoint). */
+  readonly replays: boolean;
+  /** Subscribes to every program and starts delivering to `events`, replaying from `resume` when given. */
+  start(events: LiveEvents, resume?: ResumePoint): void;
   /** True while every subscription is confirmed by the server: a catch-up started now leaves no gap. */
   subscribed(): boolean;
   close(): Promise<void>;
