@@ -57,7 +57,13 @@ export async function run(_argv: string[], config: Config): Promise<number> {
         onError: (error) => logger.error({ err: (error as Error).message }, 'local cluster activity failed'),
       });
       stack.push({ name: 'local cluster', close: () => cluster.close() });
-      solana = { ...solana, rpcUrl: cluster.rpcUrl, wsUrl: cluster.wsUrl };
+      solana = {
+        ...solana,
+        rpcUrl: cluster.rpcUrl,
+        wsUrl: cluster.wsUrl,
+        // SOLSTREAM_SOURCE=geyser with no endpoint of its own follows the local cluster's.
+        geyserUrl: solana.geyserUrl ?? cluster.geyserUrl,
+      };
       logger.info(
         {
           rpcUrl: cluster.rpcUrl,
