@@ -217,13 +217,28 @@ function checkSpan(layout: SizedLayout | undefined, body: Buffer): void {
  * known prefix of a longer payload (a newer program version's trailing fields are ignored), and
  * throw TruncatedDataError when the bytes end before the layout does.
  */
+/** A faster reader of the same layouts (one compiled from solstream's own interface definitions). */
+export interface LayoutReader {
+  account(data: Uint8Array): Decoded | null;
+  instruction(data: Uint8Array): Decoded | null;
+  event(data: Uint8Array): Decoded | null;
+}
+
 export class AnchorCodec {
   readonly coder: BorshCoder;
   private readonly accounts: Map<string, Entry>;
   private readonly instructions: Map<string, Entry>;
   private readonly events: Map<string, Entry>;
+  private readonly accountNames = new Map<string, string[]>();
 
-  constructor(readonly idl: Idl) {
+  /**
+   * `reader`, when given, decodes instead of Anchor's coder (which still encodes, and decodes a
+   * user's IDL): integers wider than 32 bits then come back as bigints and public keys as base58.
+   */
+  constructor(
+    readonly idl: Idl,
+    private readonly reader?: LayoutReader,
+  ) {
     this.coder = new BorshCoder(idl);
     const index = (items: readonly { name: string; discriminator: number[] }[] | undefined) =>
       new Map(
@@ -246,6 +261,7 @@ export class AnchorCodec {
   }
 
   decodeAccount(data: Uint8Array): Decoded | null {
+    if (this.reader !== undefined) return this.reader.account(data);
     const entry = this.accounts.get(discriminatorHex(data));
     if (entry === undefined) return null;
     return {
@@ -255,6 +271,7 @@ export class AnchorCodec {
   }
 
   decodeInstruction(data: Uint8Array): Decoded | null {
+    if (this.reader !== undefined) return this.reader.instruction(data);
     const entry = this.instructions.get(discriminatorHex(data));
     if (entry === undefined) return null;
     const layout = (
@@ -274,6 +291,7 @@ export class AnchorCodec {
 
   /** An event payload: 8-byte event discriminator then the Borsh struct. */
   decodeEvent(data: Uint8Array): Decoded | null {
+    if (this.reader !== undefined) return this.reader.event(data);
     const entry = this.events.get(discriminatorHex(data));
     if (entry === undefined) return null;
     return {
@@ -307,6 +325,12 @@ export class AnchorCodec {
 
   /** Account names of an instruction in IDL order (nested groups flattened). */
   instructionAccountNames(name: string): string[] {
+    let names = this.accountNames.get(name);
+    if (names === undefined) this.accountNames.set(name, (names = this.flattenAccounts(name)));
+    return names;
+  }
+
+  private flattenAccounts(name: string): string[] {
     const ix = this.idl.instructions.find((i) => i.name === name);
     if (ix === undefined) return [];
     const flat: string[] = [];

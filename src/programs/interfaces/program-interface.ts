@@ -10,6 +10,7 @@
 //   event       sha256("event:<Name>")[..8]
 import type { Idl } from '@coral-xyz/anchor';
 import { AnchorCodec, sha256Discriminator, snakeCase } from '../anchor-idl.ts';
+import { InterfaceReader } from './borsh-reader.ts';
 
 export type ScalarType =
   | 'u8'
@@ -132,13 +133,18 @@ export function toAnchorIdl(program: ProgramInterface, address: string): Idl {
   return idl as unknown as Idl;
 }
 
-const codecs = new WeakMap<ProgramInterface, Map<string, AnchorCodec>>();
+const codecs = new WeakMap<ProgramInterface, { reader: InterfaceReader; byAddress: Map<string, AnchorCodec> }>();
 
-/** The codec of `program` deployed at `address`, built once per interface and address. */
+/**
+ * The codec of `program` deployed at `address`, built once per interface and address: Anchor's
+ * coder to encode, the interface's compiled reader to decode.
+ */
 export function codecOf(program: ProgramInterface, address: string): AnchorCodec {
-  let byAddress = codecs.get(program);
-  if (byAddress === undefined) codecs.set(program, (byAddress = new Map()));
-  let codec = byAddress.get(address);
-  if (codec === undefined) byAddress.set(address, (codec = new AnchorCodec(toAnchorIdl(program, address))));
+  let built = codecs.get(program);
+  if (built === undefined)
+    codecs.set(program, (built = { reader: new InterfaceReader(program), byAddress: new Map() }));
+  let codec = built.byAddress.get(address);
+  if (codec === undefined)
+    built.byAddress.set(address, (codec = new AnchorCodec(toAnchorIdl(program, address), built.reader)));
   return codec;
 }
