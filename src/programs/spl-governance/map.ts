@@ -256,18 +256,21 @@ export class GovernanceMapper {
     return rows;
   }
 
+  /**
+   * A V2 proposal's index: its address is the PDA of (governance, mint, index). The addresses of
+   * indexes 0..count are derived once per governance and mint and kept (a first start that loads
+   * every proposal of a governance derives each address once, not once per proposal).
+   */
   private proposalIndex(pubkey: string, p: ProposalAccount, proposalCount: number, context: MapContext): number | null {
-    const key = `index:${pubkey}`;
-    const cached = context.cache.get(key) as number | undefined;
-    if (cached !== undefined) return cached;
+    const key = `indexes:${p.governance}:${p.mint}`;
+    let known = context.cache.get(key) as { upTo: number; byAddress: Map<string, number> } | undefined;
+    if (known === undefined) context.cache.set(key, (known = { upTo: 0, byAddress: new Map() }));
     // +1: a new proposal account can arrive before its governance's incremented count.
-    for (let i = Math.min(proposalCount + 1, MAX_PROPOSAL_INDEX) - 1; i >= 0; i--) {
-      if (proposalAddress(this.programId, p.governance, p.mint, i) === pubkey) {
-        context.cache.set(key, i);
-        return i;
-      }
-    }
-    return null;
+    const upTo = Math.min(proposalCount + 1, MAX_PROPOSAL_INDEX);
+    for (let i = known.upTo; i < upTo; i++)
+      known.byAddress.set(proposalAddress(this.programId, p.governance, p.mint, i), i);
+    known.upTo = Math.max(known.upTo, upTo);
+    return known.byAddress.get(pubkey) ?? null;
   }
 
   /** True once the proposal row exists (stored, or read from the chain into `rows`). */
@@ -310,14 +313,17 @@ export class GovernanceMapper {
     context: MapContext,
   ): Promise<DecodedRow[]> {
     if ((await context.row('votes', voteRecord)) !== null) return [];
-    const read = await this.read(voteRecord, context);
-    if (read?.decoded.kind !== 'voteRecord') {
+    // The record as its notification brought it (the same transaction created it), else as read now.
+    const notified = context.cache.get(`voteRecord:${voteRecord}`) as VoteRecordAccount | undefined;
+    const record = notified ?? (await this.read(voteRecord, context))?.decoded;
+    if (record?.kind !== 'voteRecord') {
       context.skip('parent_unavailable', { signature: tx.signature, voteRecord, why: 'vote record unreadable' });
       return [];
     }
     const rows: DecodedRow[] = [];
     if (!(await this.ensureProposal(proposal, tx, context, rows))) return [];
-    rows.push(voteRow(voteRecord, read.decoded, tx));
+    rows.push(voteRow(voteRecord, record, tx));
+    context.cache.delete(`voteRecord:${voteRecord}`);
     return rows;
   }
 
@@ -332,7 +338,11 @@ export class GovernanceMapper {
     input: AccountInput,
     context: MapContext,
   ): Promise<DecodedRow[]> {
-    if (input.origin !== 'load') return [];
+    if (input.origin !== 'load') {
+      // Its CastVote follows: kept (it can always be read again) so that the vote needs no read.
+      context.cache.set(`voteRecord:${pubkey}`, record);
+      return [];
+    }
     if (
       !(await this.watched(
         context,
