@@ -125,10 +125,10 @@ class Compiler {
     if (reader !== undefined) return reader;
     const def = this.types[name];
     if (def === undefined) throw new Error(`type ${name} is not defined`);
-    let compiled: Reader | undefined;
-    reader = (c) => (compiled as Reader)(c);
+    const compiled: { read?: Reader } = {};
+    reader = (c) => (compiled.read as Reader)(c);
     this.named.set(name, reader);
-    compiled = 'struct' in def ? this.struct(def.struct) : this.enumeration(def.enum);
+    compiled.read = 'struct' in def ? this.struct(def.struct) : this.enumeration(def.enum);
     return reader;
   }
 
