@@ -13,6 +13,7 @@ import { migrateUp } from '../src/db/migrator.ts';
 import { upsertRows } from '../src/db/repositories/index.ts';
 import { BatchWriter, type Update } from '../src/ingest/writer.ts';
 import { silentLogger } from '../src/log.ts';
+import { postgresCpu, processCpu } from './cpu.ts';
 import { buildPrograms, parseProgramsConfig } from '../src/programs/registry.ts';
 import { ActivityScript } from '../src/simulate/activity/player.ts';
 import { memoryContext, MemoryRows, PlayedLedger } from '../test/support/program-harness.ts';
@@ -25,6 +26,8 @@ export interface IngestBenchOptions {
   readonly seed?: number;
   /** Run a gateway on the database with a client subscribed to every topic, for the streamed figure. */
   readonly stream?: boolean;
+  /** With false, the capture triggers are disabled: the write path's cost without change capture. */
+  readonly capture?: boolean;
 }
 
 export interface IngestBenchResults {
@@ -43,6 +46,14 @@ export interface IngestBenchResults {
   readonly changesStreamed: number;
   readonly streamedChangesPerSecond: number;
   readonly batchSize: number;
+  readonly capture: boolean;
+  /** CPU time of this process (decode and map / the writer's side of persisting), per update, µs. */
+  readonly decodeCpuUsPerUpdate: number;
+  readonly persistCpuUsPerUpdate: number;
+  /** CPU time of PostgreSQL's backends while persisting, per update, µs. */
+  readonly postgresCpuUsPerUpdate: number;
+  /** Updates persisted per second of CPU (this process and PostgreSQL's backends together). */
+  readonly persistedUpdatesPerCpuSecond: number;
 }
 
 export async function runIngestBench(options: IngestBenchOptions = {}): Promise<IngestBenchResults> {
@@ -66,6 +77,9 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
   const db = await openDatabase({ databaseUrl: url.toString(), dialect: 'postgres', sqlitePath: null, poolMax: 4 });
   try {
     await migrateUp(db);
+    const capture = options.capture ?? true;
+    // Without capture: the seed tables' own triggers off (foreign keys are system triggers and stay).
+    if (!capture) for (const topic of TOPICS) await db.sequelize.query(`ALTER TABLE ${topic} DISABLE TRIGGER USER`);
     const programs = buildPrograms(parseProgramsConfig(undefined));
     const byProgram = new Map(programs.map((p) => [p.programId, p]));
     const chain = new PlayedLedger(`bench-${options.seed ?? 1}`);
@@ -74,6 +88,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
 
     // Decode and map, as the ingester does: each account write and each transaction is one update.
     const context = memoryContext(chain, new MemoryRows());
+    const decodeCpu = processCpu();
     const decodeStart = process.hrtime.bigint();
     const updates: Update[] = [];
     for (const { tx, submitted, input } of played) {
@@ -101,6 +116,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       }
     }
     const decodeSeconds = Number(process.hrtime.bigint() - decodeStart) / 1e9;
+    const decodeCpuMs = decodeCpu();
 
     // Streamed: a gateway on the same database and one client subscribed to every topic, as a
     // dashboard would be; the figure is changes received per second from the first write.
@@ -132,6 +148,10 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     )[0] as [{ before: string }];
 
     const writer = new BatchWriter(db, { upsert: upsertRows, logger: silentLogger });
+    // Open the writer's connections before counting, so their start-up is not the work measured.
+    await writer.write([]);
+    const postgres = await postgresCpu(adminUrl, name);
+    const persistCpu = processCpu();
     const writeStarted = performance.now();
     const writeStart = process.hrtime.bigint();
     let rows = 0;
@@ -140,8 +160,11 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       const result = await writer.write(updates.slice(i, i + batchSize));
       rows += result.rowsWritten;
       failedUpdates += result.failedUpdates;
+      if ((i / batchSize) % 5 === 0) await postgres.sample();
     }
     const writeSeconds = Number(process.hrtime.bigint() - writeStart) / 1e9;
+    const persistCpuMs = persistCpu();
+    const postgresCpuMs = await postgres.stop();
     const [{ after }] = (
       await db.sequelize.query('SELECT COALESCE(MAX(cursor), 0) AS after FROM solstream_change_log')
     )[0] as [{ after: string }];
@@ -163,6 +186,11 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       changesStreamed: streamed,
       streamedChangesPerSecond: client ? Math.round(streamed / ((lastStreamed - writeStarted) / 1000)) : NaN,
       batchSize,
+      capture,
+      decodeCpuUsPerUpdate: round((decodeCpuMs * 1000) / updates.length),
+      persistCpuUsPerUpdate: round((persistCpuMs * 1000) / updates.length),
+      postgresCpuUsPerUpdate: round((postgresCpuMs * 1000) / updates.length),
+      persistedUpdatesPerCpuSecond: Math.round(updates.length / ((persistCpuMs + postgresCpuMs) / 1000)),
     };
   } finally {
     await db.close();
@@ -170,12 +198,15 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
   }
 }
 
+const round = (x: number) => Math.round(x * 10) / 10;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [transactions, batchSize] = process.argv.slice(2).map(Number);
   const results = await runIngestBench({
     ...(transactions ? { transactions } : {}),
     ...(batchSize ? { batchSize } : {}),
     stream: process.argv.includes('--stream'),
+    capture: !process.argv.includes('--no-capture'),
   });
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   process.exit(0);
