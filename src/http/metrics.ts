@@ -2,8 +2,8 @@
 // messages and commit→send lag. Each server gets its own registry so several can share a process.
 import client from 'prom-client';
 import { TOPICS, type Topic } from '../db/schema.ts';
-import type { GatewayMetrics } from '../gateway/server.ts';
-import type { MessageType } from '../gateway/protocol.ts';
+import type { GatewayMetrics } from '../gateway/types.ts';
+import type { MessageType } from '../wire/protocol.ts';
 
 export interface ServerMetrics extends GatewayMetrics {
   readonly registry: client.Registry;

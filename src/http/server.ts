@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/connection.ts';
 import type { Logger } from '../log.ts';
 import { authenticate } from '../gateway/auth.ts';
-import { makeGateway } from '../gateway/server.ts';
+import { makeGateway } from '../gateway/gateway.ts';
 import { createWebSocketGateway } from '../gateway/ws.ts';
 import { checkReadiness } from './health.ts';
 import { createMetrics } from './metrics.ts';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { expect } from 'chai';
-import type { ChangeMessage, SubscribedMessage } from '../../src/gateway/protocol.ts';
+import type { ChangeMessage, SubscribedMessage } from '../../src/wire/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
 import { byType, freshDatabase, startGateway, TestClient, type Writer } from './harness.ts';
 
