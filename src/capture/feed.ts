@@ -45,8 +45,40 @@ export async function createChangeFeed(parts: ChangeFeedParts): Promise<ChangeFe
     }
   };
 
-  const catchUp = (through?: string): Promise<void> => {
+  let readFailing = false;
+
+  /**
+   * Runs `work` in its turn in the queue, retrying it there (with backoff) until it succeeds or the
+   * feed closes: nothing queued behind a failed read may be emitted before it, or the position
+   * would move past the changes it was to read. The returned promise rejects on the first failure,
+   * so a caller can tell it failed; the queue keeps retrying.
+   */
+  const inTurn = (what: string, work: () => Promise<void>): Promise<void> => {
+    let failedOnce: (error: Error) => void = () => undefined;
+    const firstFailure = new Promise<never>((_, reject) => (failedOnce = reject));
+    firstFailure.catch(() => undefined);
     const run = queue.then(async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await work();
+          readFailing = false;
+          return;
+        } catch (error) {
+          readFailing = true;
+          failedOnce(error as Error);
+          logger.warn({ err: (error as Error).message, attempt }, `${what} failed; retrying`);
+          if (closed) return;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)).unref());
+          if (closed) return;
+        }
+      }
+    });
+    queue = run;
+    return Promise.race([run, firstFailure]);
+  };
+
+  const catchUp = (through?: string): Promise<void> =>
+    inTurn('catching up from the change log', async () => {
       for (;;) {
         if (through !== undefined && BigInt(through) <= position) return;
         const page = await reader.read({
@@ -58,22 +90,9 @@ export async function createChangeFeed(parts: ChangeFeedParts): Promise<ChangeFe
         if (page.length < CATCH_UP_PAGE) return;
       }
     });
-    // The queue itself never stays rejected: a failed catch-up is retried until the log answers.
-    queue = run.catch((error: Error) => {
-      logger.warn({ err: error.message }, 'catching up from the change log failed; retrying');
-      if (!closed) setTimeout(() => void catchUp(through).catch(() => undefined), 1000).unref();
-    });
-    return run;
-  };
 
   const enqueue = (produce: () => readonly Change[] | Promise<readonly Change[]>): void => {
-    queue = queue
-      .then(async () => emit(await produce()))
-      .catch((error: Error) => {
-        // A change we could not read is not skipped: read the log again from the position.
-        logger.error({ err: error.message }, 'reading a change failed; catching up from the change log');
-        void catchUp();
-      });
+    void inTurn('reading a change', async () => emit(await produce())).catch(() => undefined);
   };
 
   const sink: LiveSink = {
@@ -118,7 +137,7 @@ export async function createChangeFeed(parts: ChangeFeedParts): Promise<ChangeFe
       reader.replay(topic, after, upTo, limit),
     snapshot: <T>(read: (query: SnapshotQuery) => Promise<T>): Promise<SnapshotResult<T>> => reader.snapshot(read),
     poke: () => source.poke(),
-    isLive: () => live,
+    isLive: () => live && !readFailing,
     async close() {
       closed = true;
       live = false;

@@ -5,12 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
-import { openChangeFeed } from '../capture/index.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
 import { migrateUp } from '../db/migrator.ts';
 import { startServer } from '../http/server.ts';
 import { startIngester } from '../ingest/ingester.ts';
 import { createLogger } from '../log.ts';
+import { openCapture } from '../nats/capture.ts';
 import { buildDecoders, parseProgramsConfig } from '../programs/registry.ts';
 import { startLocalCluster } from '../simulate/cluster.ts';
 
@@ -40,11 +40,18 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       const applied = await migrateUp(db);
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
-    const feed = await openChangeFeed(db, config, logger);
-    stack.push({ name: 'change feed', close: () => feed.close() });
+    // Direct mode, or NATS mode when NATS_URL is set (then also the relay, when this process holds its lock).
+    const { feed, relay } = await openCapture(db, config, logger, (name, close) => stack.push({ name, close }));
     const dashboard = fs.existsSync(path.join(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
     if (dashboard === undefined) logger.warn('the dashboard is not built (npm run build): / is not served');
-    const server = await startServer({ config, db, feed, logger, ...(dashboard ? { staticDir: dashboard } : {}) });
+    const server = await startServer({
+      config,
+      db,
+      feed,
+      relay,
+      logger,
+      ...(dashboard ? { staticDir: dashboard } : {}),
+    });
     stack.push({ name: 'server', close: () => server.close() });
     logger.info({ url: server.url }, 'solstream is serving');
 

@@ -1,6 +1,7 @@
 // Readiness: the database answers and the change feed is receiving changes.
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Database } from '../db/connection.ts';
+import type { RelayStatus } from '../nats/relay.ts';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -8,12 +9,18 @@ export interface Readiness {
   readonly feed: 'live' | 'down';
   /** Why the database check failed, when it did. */
   readonly error?: string;
+  /** NATS mode only: whether this process is the relay or stands by (either is ready). */
+  readonly relay?: 'leader' | 'standby';
 }
 
 /** How long the database gets to answer `SELECT 1` before it counts as down. */
 const DATABASE_TIMEOUT_MS = 2000;
 
-export async function checkReadiness(db: Database, feed: ChangeFeed): Promise<Readiness> {
+export async function checkReadiness(
+  db: Database,
+  feed: ChangeFeed,
+  relay: RelayStatus | null = null,
+): Promise<Readiness> {
   let database: Readiness['database'] = 'up';
   let error: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -36,5 +43,6 @@ export async function checkReadiness(db: Database, feed: ChangeFeed): Promise<Re
     database,
     feed: live,
     ...(error === undefined ? {} : { error }),
+    ...(relay === null ? {} : { relay: relay.leading ? 'leader' : 'standby' }),
   };
 }

@@ -8,6 +8,7 @@ import type { ChangeFeed } from '../capture/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connection.ts';
 import type { Logger } from '../log.ts';
+import type { RelayStatus } from '../nats/relay.ts';
 import { authenticate } from '../gateway/auth.ts';
 import { makeGateway } from '../gateway/gateway.ts';
 import { createWebSocketGateway } from '../gateway/ws.ts';
@@ -19,6 +20,8 @@ export interface ServerOptions {
   readonly config: Config;
   readonly db: Database;
   readonly feed: ChangeFeed;
+  /** NATS mode: this process's part in relaying, for /readyz and /metrics. */
+  readonly relay?: RelayStatus | null;
   readonly logger: Logger;
   /** A directory served for GET requests no route claims (`/` → index.html); none by default. */
   readonly staticDir?: string;
@@ -81,7 +84,8 @@ function serveStatic(root: string, pathname: string, response: http.ServerRespon
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, db, feed, logger } = options;
-  const metrics = createMetrics();
+  const relay = options.relay ?? null;
+  const metrics = createMetrics(relay);
   const gateway = makeGateway({ feed, dialect: db.dialect, limits: config.ws, logger, metrics });
   const websockets = createWebSocketGateway({ gateway, config, logger });
   const staticRoot = options.staticDir === undefined ? null : path.resolve(options.staticDir);
@@ -102,7 +106,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (pathname === '/readyz') {
-      const readiness = await checkReadiness(db, feed);
+      const readiness = await checkReadiness(db, feed, relay);
       sendJson(response, { status: readiness.ready ? 200 : 503, body: readiness });
       return;
     }
