@@ -23,12 +23,12 @@ export interface ScaleOutFigures {
   readonly deliveriesPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-  /** CPU time of the bench database's backends during the write phase, ms. */
+  /** CPU time of all the bench database's backends during the write phase (the writer's included), ms. */
   readonly postgresCpuMs: number;
-  /** The same per 1,000 changes written. */
-  readonly postgresCpuMsPer1000Changes: number;
-  /** Connections to the bench database during the phase (the most seen). */
-  readonly postgresConnections: number;
+  /** CPU time of the backends serving the gateways (their pools, LISTEN, the relay), ms per 1,000 changes. */
+  readonly servingCpuMsPer1000Changes: number;
+  /** Connections the gateways hold to the database during the phase (the most seen). */
+  readonly gatewayConnections: number;
 }
 
 const CLIENTS_PER_GATEWAY = 100;
@@ -61,18 +61,30 @@ function cpuMs(pid: number): number | null {
   }
 }
 
+/** Gateways connect with this application_name (the relay lock's connection names itself `solstream relay`). */
+const GATEWAY_APPLICATION = 'solstream-gateway';
+
+interface Backend {
+  readonly cpuMs: number;
+  /** A connection of a gateway (pool, LISTEN, relay), not of the bench's writer. */
+  readonly serving: boolean;
+}
+
 /** The backends of one database: pid → CPU ms so far. */
-async function backends(admin: pg.Client, database: string): Promise<Map<number, number>> {
-  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
-    database,
-  ]);
-  const out = new Map<number, number>();
-  for (const { pid } of rows) {
+async function backends(admin: pg.Client, database: string): Promise<Map<number, Backend>> {
+  const { rows } = await admin.query<{ pid: number; application_name: string }>(
+    'SELECT pid, application_name FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [database],
+  );
+  const out = new Map<number, Backend>();
+  for (const { pid, application_name: name } of rows) {
     const ms = cpuMs(pid);
-    if (ms !== null) out.set(pid, ms);
+    if (ms !== null) out.set(pid, { cpuMs: ms, serving: name.startsWith('solstream') });
   }
   return out;
 }
+
+const servingCount = (all: Map<number, Backend>) => [...all.values()].filter((b) => b.serving).length;
 
 async function phase(
   database: TestDatabase,
@@ -85,15 +97,19 @@ async function phase(
 ): Promise<ScaleOutFigures> {
   const id = crypto.randomBytes(4).toString('hex');
   const stream = `BENCH_${id}`;
-  const env: Record<string, string> =
-    mode === 'nats'
+  const url = new URL(database.url);
+  url.searchParams.set('application_name', GATEWAY_APPLICATION);
+  const env: Record<string, string> = {
+    DATABASE_URL: url.toString(),
+    ...(mode === 'nats'
       ? {
           NATS_URL,
           SOLSTREAM_NATS_STREAM: stream,
           SOLSTREAM_NATS_SUBJECT_PREFIX: `bench_${id}`,
           SOLSTREAM_RELAY_RETRY_MS: '200',
         }
-      : {};
+      : {}),
+  };
   const gateways: GatewayProcess[] = await Promise.all(
     Array.from({ length: count }, () => spawnGateway(database, env)),
   );
@@ -139,14 +155,19 @@ async function phase(
     await waitFor(() => acks >= sockets.length, 60_000, 'subscriptions');
     const expected = CHANGES * (CLIENTS_PER_GATEWAY / POOLS) * count;
     const before = await backends(admin, dbName);
-    let connections = before.size;
+    let connections = servingCount(before);
     const start = performance.now();
     const committed = await writeAtRate(writer, pools, CHANGES, RATE, firstSlot);
     await waitFor(() => deliveries >= expected, 120_000, 'every delivery');
     const after = await backends(admin, dbName);
-    connections = Math.max(connections, after.size);
+    connections = Math.max(connections, servingCount(after));
     let cpu = 0;
-    for (const [pid, ms] of after) cpu += ms - (before.get(pid) ?? 0);
+    let serving = 0;
+    for (const [pid, backend] of after) {
+      const used = backend.cpuMs - (before.get(pid)?.cpuMs ?? 0);
+      cpu += used;
+      if (backend.serving) serving += used;
+    }
     const lags = [...committed]
       .map(([slot, at]) => (received.get(slot) ?? NaN) - at)
       .filter(Number.isFinite)
@@ -162,12 +183,13 @@ async function phase(
       p50Ms: round(percentile(lags, 50)),
       p99Ms: round(percentile(lags, 99)),
       postgresCpuMs: Math.round(cpu),
-      postgresCpuMsPer1000Changes: round(cpu / (CHANGES / 1000)),
-      postgresConnections: connections,
+      servingCpuMsPer1000Changes: round(serving / (CHANGES / 1000)),
+      gatewayConnections: connections,
     };
     log(
       `scale-out ${mode} ×${count}: ${figures.deliveriesPerSecond} deliveries/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, ` +
-        `PostgreSQL ${figures.postgresCpuMs} ms CPU, ${figures.postgresConnections} connections`,
+        `PostgreSQL ${figures.postgresCpuMs} ms CPU (serving ${figures.servingCpuMsPer1000Changes} ms/1,000 changes), ` +
+        `${figures.gatewayConnections} gateway connections`,
     );
     return figures;
   } finally {

@@ -23,6 +23,11 @@ export interface ChangeFeedParts {
   readonly logger: Logger;
   /** Prune the log to this retention (every gateway does; pruning is idempotent). Null: never prune. */
   readonly retentionSeconds: number | null;
+  /**
+   * Start at this position instead of the source's: the log after it is read first, before
+   * anything the source delivers (the relay resumes where the stream ends, not at the newest change).
+   */
+  readonly startAt?: string;
 }
 
 /** A feed from its two halves: the live source and the log reader. */
@@ -107,7 +112,12 @@ export async function createChangeFeed(parts: ChangeFeedParts): Promise<ChangeFe
     logger,
   };
 
-  position = BigInt(await source.start(sink));
+  // Queued first, so it runs before anything the source queues while it starts; it reads from the
+  // position taken below, once the queue opens (after this function has returned the feed, so a
+  // subscriber attached right away sees what it reads).
+  if (parts.startAt !== undefined) void catchUp().catch(() => undefined);
+  const sourcePosition = await source.start(sink);
+  position = BigInt(parts.startAt ?? sourcePosition);
   started();
 
   let pruneTimer: NodeJS.Timeout | null = null;
@@ -145,6 +155,27 @@ export async function createChangeFeed(parts: ChangeFeedParts): Promise<ChangeFe
       await source.close();
       await queue.catch(() => undefined);
       for (const subject of subjects.values()) subject.complete();
+    },
+  };
+}
+
+/**
+ * `source`, plus a read of the log every `ms` in case a notification went missing (LISTEN keeps
+ * nothing for a connection that was away; pg-listen's reconnect catches up, this covers the rest).
+ */
+export function withPollFallback(source: LiveSource, ms: number): LiveSource {
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    async start(sink) {
+      const position = await source.start(sink);
+      timer = setInterval(() => void sink.catchUp().catch(() => undefined), ms);
+      timer.unref();
+      return position;
+    },
+    poke: () => source.poke(),
+    async close() {
+      if (timer !== null) clearInterval(timer);
+      await source.close();
     },
   };
 }

@@ -9,19 +9,18 @@
 // stands and goes on from its last message. A re-publish of a change already in the stream (same
 // Nats-Msg-Id, the wire cursor) is dropped by the server's duplicate window.
 //
-// Wake-up: LISTEN on the capture channel (one connection, the leader's; the payload is ignored and
-// the log read in pages), plus a poll in case a notification is missed.
-import pgListen from 'pg-listen';
-import { CAPTURE_CHANNEL } from '../capture/postgres-listener.ts';
-import type { Change, LogReader } from '../capture/types.ts';
+// What it reads is direct mode's feed, once per database instead of once per gateway: LISTEN on
+// the capture channel (one connection, the leader's; a change comes whole in its notification,
+// a larger one is read from the log), the SQLite poll, plus a read of the log every pollMs in
+// case a notification went missing; it starts at the stream's last change, not at the newest.
+import { createChangeFeed, directSource, withPollFallback } from '../capture/feed.ts';
+import type { Change, ChangeFeed, LogReader } from '../capture/types.ts';
+import { TOPICS } from '../db/schema.ts';
 import type { Database } from '../db/connection.ts';
 import { databaseLock } from '../db/locks.ts';
 import type { Logger } from '../log.ts';
 import { decodeChange, encodeChange } from './messages.ts';
 import { ensureStream, subjectOf, type Nats } from './stream.ts';
-
-/** Changes read from the log and published per round. */
-export const RELAY_PAGE = 500;
 
 export interface RelayOptions {
   readonly db: Database;
@@ -55,36 +54,6 @@ interface StreamPosition {
   readonly position: string;
   /** The stream's last sequence, which the next publish expects. */
   readonly lastSeq: number;
-}
-
-/** A wake-up flag: set by notifications and pokes, awaited with a poll timeout. */
-class Wake {
-  private pending = false;
-  private resolve: (() => void) | null = null;
-
-  set(): void {
-    this.pending = true;
-    const resolve = this.resolve;
-    this.resolve = null;
-    resolve?.();
-  }
-
-  /** Resolves when set (or already set), after `ms`, or when `signal` aborts. */
-  async wait(ms: number, signal: AbortSignal): Promise<void> {
-    if (!this.pending && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        }
-        this.resolve = done;
-        signal.addEventListener('abort', done, { once: true });
-      });
-    }
-    this.pending = false;
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -126,98 +95,77 @@ async function readStreamPosition(options: RelayOptions): Promise<StreamPosition
   return { position: (await reader.bounds()).newest, lastSeq };
 }
 
-/** Publishes `page` in order, pipelined; resolves with the new stream position. */
-async function publishPage(
-  options: RelayOptions,
-  page: readonly Change[],
-  from: StreamPosition,
-): Promise<StreamPosition> {
-  const { nats, reader } = options;
-  let prev = from.position;
-  const acks = page.map((change, i) => {
-    const message = encodeChange(change, prev, reader.epoch, nats.maxPayload);
-    prev = change.cursor;
-    return nats.js.publish(subjectOf(nats.config, change.topic), message.data, {
-      msgID: message.msgId,
-      headers: message.headers,
-      expect: { lastSequence: from.lastSeq + i },
-    });
-  });
-  const settled = await Promise.allSettled(acks);
-  let lastSeq = from.lastSeq;
-  let position = from.position;
-  for (const [i, result] of settled.entries()) {
-    if (result.status === 'rejected') throw result.reason as Error;
-    // A duplicate was already in the stream: the sequences of what follows no longer line up.
-    if (result.value.duplicate) throw new Error(`change ${page[i]?.cursor} was already in the stream`);
-    lastSeq = result.value.seq;
-    position = (page[i] as Change).cursor;
-  }
-  return { position, lastSeq };
-}
-
 interface Leading {
   published: number;
+  /** The feed of the current round (for pokes), while there is one. */
+  feed: ChangeFeed | null;
 }
 
-async function relayWhileLeading(
-  options: RelayOptions,
-  signal: AbortSignal,
-  wake: Wake,
-  counts: Leading,
-): Promise<void> {
-  const { logger } = options;
-  let listener: ReturnType<typeof pgListen.default> | null = null;
-  if (options.db.postgresUrl !== null) {
-    listener = pgListen.default(
-      { connectionString: options.db.postgresUrl },
-      { parse: (raw: string) => raw, retryLimit: Infinity, retryTimeout: 0, retryInterval: () => 1000 },
-    );
-    listener.notifications.on(CAPTURE_CHANNEL, () => wake.set());
-    // A reconnect may have missed notifications: read the log.
-    listener.events.on('connected', () => wake.set());
-    listener.events.on('error', (error: Error) => logger.warn({ err: error.message }, 'relay listener error'));
-  }
+/**
+ * One round of relaying: a feed over the log that starts where the stream ends (direct mode's
+ * LISTEN with the change in the notification, or the SQLite poll, plus a poll fallback), each
+ * change published as it is emitted, pipelined, each publish expecting the sequence after the
+ * previous one. Resolves when `signal` aborts; rejects on the first failed publish.
+ */
+async function relayRound(options: RelayOptions, signal: AbortSignal, counts: Leading): Promise<void> {
+  const { nats, reader, logger } = options;
+  await ensureStream(nats);
+  const from = await readStreamPosition(options);
+  logger.info({ from: from.position, lastSeq: from.lastSeq }, "relay resuming after the stream's last change");
+  let prev = from.position;
+  let expected = from.lastSeq;
+  let failure: ((error: Error) => void) | null = null;
+  const failed = new Promise<never>((_, reject) => (failure = reject));
+  failed.catch(() => undefined);
+  const publish = (change: Change): void => {
+    const message = encodeChange(change, prev, reader.epoch, nats.maxPayload);
+    prev = change.cursor;
+    nats.js
+      .publish(subjectOf(nats.config, change.topic), message.data, {
+        msgID: message.msgId,
+        headers: message.headers,
+        expect: { lastSequence: expected++ },
+      })
+      .then((ack) => {
+        // A duplicate was already in the stream: the sequences of what follows no longer line up.
+        if (ack.duplicate) throw new Error(`change ${change.cursor} was already in the stream`);
+        counts.published += 1;
+      })
+      .catch((error: Error) => failure?.(error));
+  };
+  const source = withPollFallback(directSource(options.db, { sqlitePollMs: options.pollMs }), options.pollMs);
+  const feed = await createChangeFeed({ source, reader, logger, retentionSeconds: null, startAt: from.position });
+  // Every topic's stream emits synchronously in cursor order, so one callback per topic sees the
+  // log in order.
+  const streams = TOPICS.map((topic) => feed.topic$(topic).subscribe({ next: publish }));
+  counts.feed = feed;
   try {
-    if (listener !== null) {
-      await listener.connect();
-      await listener.listenTo(CAPTURE_CHANNEL);
-    }
-    let state: StreamPosition | null = null;
-    for (let failures = 0; !signal.aborted;) {
-      try {
-        if (state === null) {
-          await ensureStream(options.nats);
-          state = await readStreamPosition(options);
-          logger.info(
-            { from: state.position, lastSeq: state.lastSeq },
-            "relay resuming after the stream's last change",
-          );
-        }
-        const page = await options.reader.read({ after: state.position, limit: RELAY_PAGE });
-        if (signal.aborted) return;
-        if (page.length === 0) {
-          await wake.wait(options.pollMs, signal);
-          continue;
-        }
-        state = await publishPage(options, page, state);
-        counts.published += page.length;
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        logger.warn(
-          { err: (error as Error).message, failures },
-          'relaying failed; re-reading where the stream stands and retrying',
-        );
-        state = null;
-        await sleep(Math.min(100 * 2 ** failures, 5000), signal);
-      }
-    }
+    await Promise.race([
+      failed,
+      new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      }),
+    ]);
   } finally {
-    if (listener !== null) {
-      listener.events.removeAllListeners('error');
-      listener.events.on('error', () => undefined);
-      await listener.close().catch(() => undefined);
+    counts.feed = null;
+    for (const stream of streams) stream.unsubscribe();
+    await feed.close();
+  }
+}
+
+async function relayWhileLeading(options: RelayOptions, signal: AbortSignal, counts: Leading): Promise<void> {
+  for (let failures = 0; !signal.aborted;) {
+    try {
+      await relayRound(options, signal, counts);
+      failures = 0;
+    } catch (error) {
+      failures += 1;
+      options.logger.warn(
+        { err: (error as Error).message, failures },
+        'relaying failed; re-reading where the stream stands and retrying',
+      );
+      await sleep(Math.min(100 * 2 ** failures, 5000), signal);
     }
   }
 }
@@ -226,8 +174,7 @@ async function relayWhileLeading(
 export function startRelayElection(options: RelayOptions): RelayElection {
   const { logger } = options;
   const stop = new AbortController();
-  const wake = new Wake();
-  const counts: Leading = { published: 0 };
+  const counts: Leading = { published: 0, feed: null };
   let leading = false;
 
   const loop = (async () => {
@@ -256,7 +203,7 @@ export function startRelayElection(options: RelayOptions): RelayElection {
       leading = true;
       logger.info('this process is the relay: publishing the change log to JetStream');
       try {
-        await relayWhileLeading(options, AbortSignal.any([stop.signal, lost.signal]), wake, counts);
+        await relayWhileLeading(options, AbortSignal.any([stop.signal, lost.signal]), counts);
       } catch (error) {
         logger.error({ err: (error as Error).message }, 'the relay stopped');
       } finally {
@@ -274,7 +221,7 @@ export function startRelayElection(options: RelayOptions): RelayElection {
     get published() {
       return counts.published;
     },
-    poke: () => wake.set(),
+    poke: () => counts.feed?.poke(),
     close: async () => {
       stop.abort();
       await loop;
