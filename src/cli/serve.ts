@@ -20,6 +20,8 @@ const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 export async function run(_argv: string[], config: Config): Promise<number> {
   const logger = createLogger(config);
   const stack: { name: string; close: () => Promise<void> }[] = [];
+  /** Non-zero when the process stops on its own account (the database's epoch changed), so a supervisor restarts it. */
+  let exitCode = 0;
   const shutdown = async () => {
     for (const item of stack.reverse()) {
       await item.close().catch((error: Error) => logger.error({ err: error.message }, `closing ${item.name} failed`));
@@ -41,7 +43,13 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
     // Direct mode, or NATS mode when NATS_URL is set (then also the relay, when this process holds its lock).
-    const { feed, relay } = await openCapture(db, config, logger, (name, close) => stack.push({ name, close }));
+    // A restore under the running process changes the log's epoch: stop, to come back with the new one.
+    const { feed, relay } = await openCapture(db, config, logger, (name, close) => stack.push({ name, close }), {
+      onEpochChange: () => {
+        exitCode = 1;
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
     const dashboard = fs.existsSync(path.join(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
     if (dashboard === undefined) logger.warn('the dashboard is not built (npm run build): / is not served');
     const server = await startServer({
@@ -85,7 +93,7 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       logger.info({ signal }, 'shutting down');
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void shutdown().then(() => resolve(0));
+      void shutdown().then(() => resolve(exitCode));
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

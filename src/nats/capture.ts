@@ -8,11 +8,25 @@ import type { ChangeFeed } from '../capture/types.ts';
 import type { Config } from '../config.ts';
 import { openDatabase, type Database } from '../db/connection.ts';
 import type { Logger } from '../log.ts';
+import { readLogIdentity } from '../capture/log-identity.ts';
 import { startRelayElection, type RelayStatus } from './relay.ts';
 import { jetstreamSource } from './source.ts';
 import { connectNats } from './stream.ts';
 
 export type Track = (name: string, close: () => Promise<void>) => void;
+
+/** How often the log's epoch is read again, to notice a restore under a running process. */
+export const EPOCH_CHECK_MS = 10_000;
+
+export interface CaptureOptions {
+  /**
+   * Runs once if the database's epoch changes while this process runs (it was restored from a
+   * backup, a standby was promoted): the feed's cursors now name positions of another log, so the
+   * process must stop serving them (serve exits, to be restarted with the new epoch).
+   */
+  readonly onEpochChange?: (previous: string, current: string) => void;
+  readonly epochCheckMs?: number;
+}
 
 export interface Capture {
   readonly mode: 'direct' | 'nats';
@@ -21,7 +35,13 @@ export interface Capture {
   readonly relay: RelayStatus | null;
 }
 
-export async function openCapture(db: Database, config: Config, logger: Logger, track: Track): Promise<Capture> {
+export async function openCapture(
+  db: Database,
+  config: Config,
+  logger: Logger,
+  track: Track,
+  options: CaptureOptions = {},
+): Promise<Capture> {
   let replica: Database | null = null;
   if (config.readReplicaUrl !== null) {
     replica = await openDatabase({ databaseUrl: config.readReplicaUrl, dialect: 'postgres', sqlitePath: null });
@@ -29,6 +49,7 @@ export async function openCapture(db: Database, config: Config, logger: Logger, 
   }
   const reader = await openDatabaseLogReader(db, { replica });
   const retentionSeconds = config.changeRetentionSeconds;
+  watchEpoch(db, reader.epoch, logger, track, options);
   if (config.nats === null) {
     const feed = await createChangeFeed({ source: directSource(db, config), reader, logger, retentionSeconds });
     track('change feed', () => feed.close());
@@ -55,4 +76,25 @@ export async function openCapture(db: Database, config: Config, logger: Logger, 
     'NATS mode: live changes from JetStream',
   );
   return { mode: 'nats', feed, relay };
+}
+
+function watchEpoch(db: Database, epoch: string, logger: Logger, track: Track, options: CaptureOptions): void {
+  let reported = false;
+  const timer = setInterval(() => {
+    readLogIdentity(db).then(
+      (now) => {
+        if (now.epoch === epoch || reported) return;
+        reported = true;
+        logger.error(
+          { previous: epoch, current: now.epoch, parts: now.parts },
+          "the database's change log epoch changed (restored from a backup, or a standby promoted): its cursors are no longer this process's",
+        );
+        options.onEpochChange?.(epoch, now.epoch);
+      },
+      // The database being away is the feed's business (it reports itself down); try again later.
+      () => undefined,
+    );
+  }, options.epochCheckMs ?? EPOCH_CHECK_MS);
+  timer.unref();
+  track('epoch watch', async () => clearInterval(timer));
 }

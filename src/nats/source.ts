@@ -15,6 +15,11 @@ import type { Logger } from '../log.ts';
 import { decodeChange } from './messages.ts';
 import { ensureStream, type Nats } from './stream.ts';
 
+/** How long one pull request waits for messages, in ms (the client sends heartbeats at half of it). */
+const PULL_EXPIRES_MS = 5000;
+/** The longest close() waits for the consumer to stop. */
+const CLOSE_WAIT_MS = 2000;
+
 export interface JetStreamSourceOptions {
   readonly nats: Nats;
   /** The log this gateway serves (for its epoch). */
@@ -82,8 +87,17 @@ export function jetstreamSource(options: JetStreamSourceOptions): LiveSource {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: Math.max(1, nextSeq),
         });
-        messages = await consumer.consume({ max_messages: 1000 });
+        // Pull requests of 5 s (heartbeats every 2.5 s): after a NATS restart, which loses the ordered
+        // consumer, the client notices within seconds and recreates it at the next sequence.
+        messages = await consumer.consume({ max_messages: 1000, expires: PULL_EXPIRES_MS });
         const current = messages;
+        // close() may have run while the consumer was being created: it found nothing to stop.
+        // (Not awaited: closing an ordered consumer that has not settled yet can wait for ever; the
+        // connection, closed next, ends it anyway.)
+        if (closed) {
+          void current.close().catch(() => undefined);
+          return;
+        }
         void (async () => {
           for await (const status of current.status()) {
             if (status.type === 'heartbeats_missed') sink.setLive(false);
@@ -128,8 +142,18 @@ export function jetstreamSource(options: JetStreamSourceOptions): LiveSource {
     poke: () => options.onPoke?.(),
     async close() {
       closed = true;
-      await messages?.close().catch(() => undefined);
-      await running;
+      // Bounded: an ordered consumer that has not settled can take for ever to close, and the
+      // connection, closed after the feed, ends it anyway.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+      await Promise.race([
+        (async () => {
+          await messages?.close().catch(() => undefined);
+          await running;
+        })(),
+        bound,
+      ]);
+      clearTimeout(timer);
     },
   };
 }
