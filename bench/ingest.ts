@@ -1,6 +1,7 @@
 // Ingest throughput on PostgreSQL: transactions of the real programs (played by the local
-// cluster's activity script) decoded by the real decoders, then persisted through the ingester's
-// batch writer (idempotent upserts, slot checks, checkpoints) in batches.
+// cluster's activity script) decoded and mapped by the real programs (their chain reads answered
+// from the ledger in memory), then persisted through the ingester's batch writer (idempotent
+// upserts, per-column positions, checkpoints) in batches.
 //   node --import=tsx bench/ingest.ts [transactions] [batchSize]
 import crypto from 'node:crypto';
 import pg from 'pg';
@@ -12,10 +13,9 @@ import { migrateUp } from '../src/db/migrator.ts';
 import { upsertRows } from '../src/db/repositories/index.ts';
 import { BatchWriter, type Update } from '../src/ingest/writer.ts';
 import { silentLogger } from '../src/log.ts';
-import { buildDecoders, parseProgramsConfig } from '../src/programs/registry.ts';
+import { buildPrograms, parseProgramsConfig } from '../src/programs/registry.ts';
 import { ActivityScript } from '../src/simulate/activity/player.ts';
-import { toTransactionInput } from '../src/simulate/activity/transaction-input.ts';
-import { LocalLedger } from '../src/simulate/ledger.ts';
+import { memoryContext, MemoryRows, PlayedLedger } from '../test/support/program-harness.ts';
 
 export interface IngestBenchOptions {
   /** Server to create the scratch database on. */
@@ -66,31 +66,35 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
   const db = await openDatabase({ databaseUrl: url.toString(), dialect: 'postgres', sqlitePath: null, poolMax: 4 });
   try {
     await migrateUp(db);
-    const decoders = buildDecoders(parseProgramsConfig(undefined));
-    const byProgram = new Map(decoders.map((d) => [d.programId, d]));
-    const ledger = new LocalLedger({ seed: options.seed ?? 1 });
+    const programs = buildPrograms(parseProgramsConfig(undefined));
+    const byProgram = new Map(programs.map((p) => [p.programId, p]));
+    const chain = new PlayedLedger(`bench-${options.seed ?? 1}`);
     const script = new ActivityScript({ seed: options.seed ?? 1 });
-    const played = Array.from({ length: count }, () => {
-      const tx = script.next();
-      return { tx, submitted: ledger.submit(tx) };
-    });
+    const played = chain.play(script, count);
 
-    // Decode, as the ingester does: each account write and each transaction is one update.
+    // Decode and map, as the ingester does: each account write and each transaction is one update.
+    const context = memoryContext(chain, new MemoryRows());
     const decodeStart = process.hrtime.bigint();
     const updates: Update[] = [];
-    for (const { tx, submitted } of played) {
-      const input = toTransactionInput(tx, submitted);
+    for (const { tx, submitted, input } of played) {
       for (const write of tx.accountWrites) {
-        const decoder = byProgram.get(write.owner);
-        if (decoder !== undefined)
-          updates.push({ rows: decoder.decodeAccount(write.pubkey, write.data, submitted.slot), source: write.pubkey });
+        const program = byProgram.get(write.owner);
+        const decoded: unknown = program?.decodeAccount(write.pubkey, write.data) ?? null;
+        if (program === undefined || decoded === null) continue;
+        const account = {
+          pubkey: write.pubkey,
+          data: write.data,
+          slot: submitted.slot,
+          origin: 'notification' as const,
+        };
+        updates.push({ rows: await program.mapAccount(decoded, account, context), source: write.pubkey });
       }
-      const programs = new Set(tx.instructions.map((ix) => ix.programId));
-      for (const programId of programs) {
-        const decoder = byProgram.get(programId);
-        if (decoder === undefined) continue;
+      for (const programId of new Set(tx.instructions.map((ix) => ix.programId))) {
+        const program = byProgram.get(programId);
+        const decoded: unknown = program?.decodeTransaction(input) ?? null;
+        if (program === undefined || decoded === null) continue;
         updates.push({
-          rows: decoder.decodeTransaction(input),
+          rows: await program.mapTransaction(decoded, input, context),
           source: submitted.signature,
           checkpoint: { programId, slot: submitted.slot, signature: submitted.signature },
         });

@@ -1,6 +1,7 @@
 // Every setting solstream reads from the environment: its name, default, and validation.
 // Read once at start (loadConfig) and passed down; no other module reads process.env.
 import path from 'node:path';
+import { parseCommitmentDelay, type CommitmentDelay } from './simulate/commitment.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -19,6 +20,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json` lines, `pretty` human-readable lines, or `auto`: pretty on a terminal, JSON otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Apply pending migrations when `serve` starts. */
   readonly migrateOnStart: boolean;
   /** How long the change log keeps changes (resume window), in seconds. */
@@ -44,8 +47,8 @@ export interface Config {
    * SOLANA_RPC_URL is set and `local` otherwise, so a first run shows live data with no setup.
    */
   readonly ingest: 'rpc' | 'local' | 'off';
-  /** The in-process local cluster of `ingest: local`. */
-  readonly localCluster: { readonly seed: number; readonly rate: number };
+  /** The in-process local cluster of `ingest: local`, and the defaults of `solstream simulate`. */
+  readonly localCluster: LocalClusterConfig;
   // --- ingest settings (owned by src/ingest) ---
   readonly solana: SolanaConfig;
   // --- end ingest settings ---
@@ -147,6 +150,23 @@ function loadScaleOut(env: Env, dialect: Dialect): Pick<Config, 'nats' | 'readRe
 }
 // --- end scale-out settings ---
 
+export interface LocalClusterConfig {
+  readonly seed: number;
+  readonly rate: number;
+  /** Yellowstone gRPC port; null when unset (serve: any free port, simulate: 10000). */
+  readonly grpcPort: number | null;
+  /** x-token the gRPC endpoint requires; null for none. */
+  readonly grpcXToken: string | null;
+  /** Slots the gRPC endpoint keeps for from_slot; null: replay not supported. */
+  readonly replaySlots: number | null;
+  readonly confirmAfter: CommitmentDelay;
+  readonly finalizeAfter: CommitmentDelay;
+  /** Chance that a played transaction opens a minority fork that later dies. */
+  readonly forkRate: number;
+  /** Longest fork, in slots. */
+  readonly forkSlots: number;
+}
+
 // --- ingest settings (owned by src/ingest) ---
 export type Commitment = 'processed' | 'confirmed' | 'finalized';
 const COMMITMENTS: readonly Commitment[] = ['processed', 'confirmed', 'finalized'];
@@ -174,6 +194,17 @@ export interface SolanaConfig {
   readonly rpcRetryBaseMs: number;
   /** The watched programs, unparsed (SOLSTREAM_PROGRAMS; parsed and checked by programs/registry.ts parseProgramsConfig). */
   readonly programs: string | undefined;
+  /** Seconds a live update may wait to be written before the ingester counts as lagging (SOLSTREAM_INGEST_MAX_LAG_SECONDS). */
+  readonly maxLagSeconds: number;
+  /**
+   * The live source (SOLSTREAM_SOURCE): websocket RPC subscriptions, or a Yellowstone Geyser gRPC
+   * stream at `geyserUrl`. `auto`, the default, means geyser when SOLSTREAM_GEYSER_URL is set.
+   */
+  readonly source: 'rpc-websocket' | 'geyser';
+  /** Yellowstone endpoint (SOLSTREAM_GEYSER_URL), e.g. http://127.0.0.1:10000; null when not set. */
+  readonly geyserUrl: string | null;
+  /** x-token the Yellowstone endpoint requires (SOLSTREAM_GEYSER_X_TOKEN); null for none. */
+  readonly geyserXToken: string | null;
 }
 
 /** The websocket URL web3.js derives from an RPC URL: ws(s) scheme, and port + 1 when a port is given. */
@@ -217,7 +248,21 @@ export function loadSolanaConfig(env: Env): SolanaConfig {
     rpcMaxRetries: readInt(env, 'SOLSTREAM_RPC_MAX_RETRIES', 8, 1, 100),
     rpcRetryBaseMs: readInt(env, 'SOLSTREAM_RPC_RETRY_BASE_MS', 250, 1, 60_000),
     programs: env.SOLSTREAM_PROGRAMS,
+    maxLagSeconds: readInt(env, 'SOLSTREAM_INGEST_MAX_LAG_SECONDS', 30, 1, 86_400),
+    ...readSource(env),
   };
+}
+
+function readSource(env: Env): Pick<SolanaConfig, 'source' | 'geyserUrl' | 'geyserXToken'> {
+  const geyserUrl = env.SOLSTREAM_GEYSER_URL?.trim()
+    ? readUrl(env, 'SOLSTREAM_GEYSER_URL', '', ['http', 'https'])
+    : null;
+  const raw = env.SOLSTREAM_SOURCE?.trim().toLowerCase() || 'auto';
+  if (!['auto', 'rpc-websocket', 'geyser'].includes(raw)) {
+    throw new ConfigError(`SOLSTREAM_SOURCE must be auto, rpc-websocket or geyser, got "${env.SOLSTREAM_SOURCE}"`);
+  }
+  const source = raw === 'auto' ? (geyserUrl === null ? 'rpc-websocket' : 'geyser') : (raw as SolanaConfig['source']);
+  return { source, geyserUrl, geyserXToken: env.SOLSTREAM_GEYSER_X_TOKEN?.trim() || null };
 }
 // --- end ingest settings ---
 
@@ -250,6 +295,42 @@ function readBool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function readFraction(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!/^\d*\.?\d+$/.test(raw.trim()) || value > 1)
+    throw new ConfigError(`${name} must be a number from 0 to 1, got "${raw}"`);
+  return value;
+}
+
+function readDelay(env: Env, name: string, fallback: string): CommitmentDelay {
+  try {
+    return parseCommitmentDelay(env[name]?.trim() || fallback, name);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
+/** The local cluster's settings (SOLSTREAM_LOCAL_*). */
+export function loadLocalClusterConfig(env: Env): LocalClusterConfig {
+  const grpcPortRaw = env.SOLSTREAM_LOCAL_GRPC_PORT?.trim() ?? '';
+  const replayRaw = env.SOLSTREAM_LOCAL_REPLAY_SLOTS?.trim().toLowerCase() ?? '';
+  const confirmAfter = readDelay(env, 'SOLSTREAM_LOCAL_CONFIRM_AFTER', '2s');
+  const finalizeAfter = readDelay(env, 'SOLSTREAM_LOCAL_FINALIZE_AFTER', '15s');
+  return {
+    seed: readInt(env, 'SOLSTREAM_LOCAL_SEED', 1, 0, Number.MAX_SAFE_INTEGER),
+    rate: readInt(env, 'SOLSTREAM_LOCAL_RATE', 5, 0, 10_000),
+    grpcPort: grpcPortRaw === '' ? null : readInt(env, 'SOLSTREAM_LOCAL_GRPC_PORT', 0, 0, 65535),
+    grpcXToken: env.SOLSTREAM_LOCAL_GRPC_X_TOKEN?.trim() || null,
+    replaySlots: replayRaw === 'off' ? null : readInt(env, 'SOLSTREAM_LOCAL_REPLAY_SLOTS', 150, 1, 1_000_000),
+    confirmAfter,
+    finalizeAfter,
+    forkRate: readFraction(env, 'SOLSTREAM_LOCAL_FORK_RATE', 0.05),
+    forkSlots: readInt(env, 'SOLSTREAM_LOCAL_FORK_SLOTS', 2, 1, 64),
+  };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -313,6 +394,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
   }
+  const logFormat = (env.SOLSTREAM_LOG_FORMAT?.trim().toLowerCase() || 'auto') as Config['logFormat'];
+  if (!['auto', 'json', 'pretty'].includes(logFormat)) {
+    throw new ConfigError(`SOLSTREAM_LOG_FORMAT must be auto, json or pretty, got "${env.SOLSTREAM_LOG_FORMAT}"`);
+  }
   const host = env.HOST?.trim() || '127.0.0.1';
   const allowedOrigins = (env.SOLSTREAM_ALLOWED_ORIGINS ?? '')
     .split(',')
@@ -336,6 +421,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     host,
     port: readInt(env, 'PORT', 8080, 0, 65535),
     logLevel,
+    logFormat,
     migrateOnStart: readBool(env, 'SOLSTREAM_MIGRATE_ON_START', true),
     changeRetentionSeconds: readInt(env, 'SOLSTREAM_CHANGE_RETENTION_SECONDS', 24 * 3600, 60, 90 * 24 * 3600),
     sqlitePollMs: readInt(env, 'SOLSTREAM_SQLITE_POLL_MS', 50, 5, 10_000),
@@ -351,10 +437,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     apiKeys: parseApiKeys(env.SOLSTREAM_API_KEYS),
     allowedOrigins,
     ingest,
-    localCluster: {
-      seed: readInt(env, 'SOLSTREAM_LOCAL_SEED', 1, 0, Number.MAX_SAFE_INTEGER),
-      rate: readInt(env, 'SOLSTREAM_LOCAL_RATE', 5, 0, 10_000),
-    },
+    localCluster: loadLocalClusterConfig(env),
     solana: loadSolanaConfig(env), // ingest settings (owned by src/ingest)
     ...loadScaleOut(env, dialect), // scale-out settings (owned by src/nats)
   };

@@ -1,16 +1,17 @@
 // `solstream ingest`: the ingester alone, writing into DATABASE_URL from SOLANA_RPC_URL /
-// SOLANA_WS_URL for the programs of SOLSTREAM_PROGRAMS; stops cleanly on SIGTERM / SIGINT.
+// SOLANA_WS_URL for the programs of SOLSTREAM_PROGRAMS. Like `serve`, it ingests only while it
+// holds the database's ingest lock and stands by otherwise. Stops cleanly on SIGTERM / SIGINT.
 import type { Config } from '../config.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
 import { migrateUp } from '../db/migrator.ts';
 import { startIngester } from '../ingest/ingester.ts';
+import { superviseIngest } from '../ingest/ownership.ts';
 import { createLogger } from '../log.ts';
-import { buildDecoders, parseProgramsConfig } from '../programs/registry.ts';
+import { buildPrograms, parseProgramsConfig } from '../programs/registry.ts';
 
 export async function run(_argv: string[], config: Config): Promise<number> {
   const logger = createLogger(config, 'solstream-ingest');
-  const programs = parseProgramsConfig(config.solana.programs);
-  const decoders = buildDecoders(programs, {
+  const programs = buildPrograms(parseProgramsConfig(config.solana.programs), {
     onUnknown: (report) => logger.warn(report, 'unknown discriminator; skipped'),
   });
   const db = await openDatabase(config);
@@ -19,13 +20,17 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     'ingest starting',
   );
   if (config.migrateOnStart) await migrateUp(db);
-  const ingester = startIngester({ db, config, decoders, logger });
+  const ownership = superviseIngest({
+    db,
+    logger,
+    start: (lease, failed) => startIngester({ db, config, programs, logger, lease, onFailure: failed }),
+  });
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal, stats: ingester.stats }, 'ingest stopping');
+      logger.info({ signal, stats: ownership.ingester?.stats }, 'ingest stopping');
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void ingester
+      void ownership
         .close()
         .then(() => db.close())
         .then(() => resolve(0));

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
+import { withDatabaseLock } from '../db/locks.ts';
 import { createMigrator } from '../db/migrator.ts';
 
 const HELP = `usage: solstream migrate up [--to NAME]      apply pending migrations (up to and including NAME)
@@ -34,14 +35,17 @@ export async function run(argv: string[], config: Config): Promise<number> {
       process.stderr.write(`no migration named "${values.to}"; known: ${known.join(', ')}\n`);
       return 2;
     }
-    if (action === 'up') {
-      const done = await migrator.up(values.to === undefined ? {} : { to: values.to });
-      if (done.length === 0) out('nothing to migrate: the schema is up to date');
-    } else {
-      const to = values.to === undefined ? undefined : values.to === '0' ? 0 : values.to;
-      const done = await migrator.down(to === undefined ? {} : { to });
-      if (done.length === 0) out('nothing to revert');
-    }
+    // Under the migrate lock, as `serve` migrates: never beside a replica that is starting.
+    await withDatabaseLock(db, 'migrate', async () => {
+      if (action === 'up') {
+        const done = await migrator.up(values.to === undefined ? {} : { to: values.to });
+        if (done.length === 0) out('nothing to migrate: the schema is up to date');
+      } else {
+        const to = values.to === undefined ? undefined : values.to === '0' ? 0 : values.to;
+        const done = await migrator.down(to === undefined ? {} : { to });
+        if (done.length === 0) out('nothing to revert');
+      }
+    });
     return 0;
   } finally {
     await db.close();

@@ -1,18 +1,23 @@
-// `solstream serve`: migrate (by default), then run change capture and the gateway on one port,
-// and the ingester (from SOLANA_RPC_URL, or from an in-process local cluster on a first run);
-// stop cleanly on SIGTERM / SIGINT, closing in the reverse order of start.
+// `solstream serve`: migrate (by default, under the database's migrate lock), then run change
+// capture and the gateway on one port, and take part in ingest: the one process per database that
+// holds the ingest lock ingests (from SOLANA_RPC_URL, or from an in-process local cluster on a
+// first run), the others stand by. Stops cleanly on SIGTERM / SIGINT, closing in the reverse order
+// of start.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import client from 'prom-client';
 import type { Config } from '../config.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
 import { migrateUp } from '../db/migrator.ts';
 import { startServer } from '../http/server.ts';
 import { startIngester } from '../ingest/ingester.ts';
+import { createIngestMetrics } from '../ingest/metrics.ts';
+import { superviseIngest } from '../ingest/ownership.ts';
 import { createLogger } from '../log.ts';
 import { openCapture } from '../nats/capture.ts';
-import { buildDecoders, parseProgramsConfig } from '../programs/registry.ts';
-import { startLocalCluster } from '../simulate/cluster.ts';
+import { buildPrograms, parseProgramsConfig } from '../programs/registry.ts';
+import { localClusterOptions, startLocalCluster } from '../simulate/cluster.ts';
 
 /** Where `npm run build` puts the dashboard that the gateway serves at `/`. */
 const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients/dashboard/dist');
@@ -29,10 +34,10 @@ export async function run(_argv: string[], config: Config): Promise<number> {
   };
   try {
     // Programs are checked before anything starts, so a bad SOLSTREAM_PROGRAMS stops the start at once.
-    const decoders =
+    const programs =
       config.ingest === 'off'
         ? []
-        : buildDecoders(parseProgramsConfig(config.solana.programs), {
+        : buildPrograms(parseProgramsConfig(config.solana.programs), {
             onUnknown: (report) => logger.warn(report, 'unknown discriminator; skipped'),
           });
     const db = await openDatabase(config);
@@ -50,6 +55,56 @@ export async function run(_argv: string[], config: Config): Promise<number> {
         process.kill(process.pid, 'SIGTERM');
       },
     });
+    const registry = new client.Registry();
+
+    let solana = config.solana;
+    if (config.ingest === 'local') {
+      const cluster = await startLocalCluster({
+        ...localClusterOptions(config.localCluster),
+        port: 0,
+        onError: (error) => logger.error({ err: (error as Error).message }, 'local cluster activity failed'),
+      });
+      stack.push({ name: 'local cluster', close: () => cluster.close() });
+      solana = {
+        ...solana,
+        rpcUrl: cluster.rpcUrl,
+        wsUrl: cluster.wsUrl,
+        // SOLSTREAM_SOURCE=geyser with no endpoint of its own follows the local cluster's.
+        geyserUrl: solana.geyserUrl ?? cluster.geyserUrl,
+      };
+      logger.info(
+        {
+          rpcUrl: cluster.rpcUrl,
+          geyserUrl: cluster.geyserUrl,
+          seed: config.localCluster.seed,
+          rate: config.localCluster.rate,
+          forkRate: config.localCluster.forkRate,
+        },
+        'no SOLANA_RPC_URL: ingesting from the offline local cluster (set SOLSTREAM_INGEST=off to serve without it)',
+      );
+    }
+    const ingestMetrics = createIngestMetrics(registry);
+    const ownership =
+      config.ingest === 'off'
+        ? undefined
+        : superviseIngest({
+            db,
+            logger,
+            metrics: ingestMetrics,
+            start: (lease, failed) =>
+              startIngester({
+                db,
+                config: { solana },
+                programs,
+                feed,
+                logger,
+                lease,
+                metrics: ingestMetrics,
+                onFailure: failed,
+              }),
+          });
+    if (ownership !== undefined) stack.push({ name: 'ingest', close: () => ownership.close() });
+
     const dashboard = fs.existsSync(path.join(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
     if (dashboard === undefined) logger.warn('the dashboard is not built (npm run build): / is not served');
     const server = await startServer({
@@ -58,31 +113,13 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       feed,
       relay,
       logger,
+      registry,
+      ...(ownership === undefined ? {} : { ingest: ownership }),
       ...(dashboard ? { staticDir: dashboard } : {}),
     });
+    // Stops accepting connections before ingest and capture go.
     stack.push({ name: 'server', close: () => server.close() });
-    logger.info({ url: server.url }, 'solstream is serving');
-
-    if (config.ingest !== 'off') {
-      let solana = config.solana;
-      if (config.ingest === 'local') {
-        const cluster = await startLocalCluster({
-          port: 0,
-          seed: config.localCluster.seed,
-          rate: config.localCluster.rate,
-          onError: (error) => logger.error({ err: (error as Error).message }, 'local cluster activity failed'),
-        });
-        stack.push({ name: 'local cluster', close: () => cluster.close() });
-        solana = { ...solana, rpcUrl: cluster.rpcUrl, wsUrl: cluster.wsUrl };
-        logger.info(
-          { rpcUrl: cluster.rpcUrl, seed: config.localCluster.seed, rate: config.localCluster.rate },
-          'no SOLANA_RPC_URL: ingesting from the offline local cluster (set SOLSTREAM_INGEST=off to serve without it)',
-        );
-      }
-      const ingester = startIngester({ db, config: { solana }, decoders, feed, logger });
-      stack.push({ name: 'ingester', close: () => ingester.close() });
-      logger.info({ rpcUrl: solana.rpcUrl, programs: decoders.map((d) => d.name) }, 'ingesting');
-    }
+    logger.info({ url: server.url, programs: programs.map((p) => p.name) }, 'solstream is serving');
   } catch (error) {
     logger.error({ err: (error as Error).message }, 'start failed');
     await shutdown();

@@ -10,8 +10,14 @@ export interface ServerMetrics extends GatewayMetrics {
   readonly registry: client.Registry;
 }
 
-export function createMetrics(relay: RelayStatus | null = null): ServerMetrics {
-  const registry = new client.Registry();
+/**
+ * The gateway's metrics, in `registry` (a new one unless given: several servers may share a process);
+ * with `relay` (NATS mode), the relay's too.
+ */
+export function createMetrics(
+  registry: client.Registry = new client.Registry(),
+  relay: RelayStatus | null = null,
+): ServerMetrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'solstream_' });
   const connections = new client.Gauge({
     name: 'solstream_ws_connections',

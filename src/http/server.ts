@@ -12,7 +12,8 @@ import type { RelayStatus } from '../nats/relay.ts';
 import { authenticate } from '../gateway/auth.ts';
 import { makeGateway } from '../gateway/gateway.ts';
 import { createWebSocketGateway } from '../gateway/ws.ts';
-import { checkReadiness } from './health.ts';
+import type client from 'prom-client';
+import { checkReadiness, type IngestReporter } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { errorResponse, getEscrow, getMakerEscrows, listTopic, type JsonResponse } from './rest.ts';
 
@@ -25,6 +26,10 @@ export interface ServerOptions {
   readonly logger: Logger;
   /** A directory served for GET requests no route claims (`/` → index.html); none by default. */
   readonly staticDir?: string;
+  /** The registry /metrics serves (shared with the ingester's metrics); a new one unless given. */
+  readonly registry?: client.Registry;
+  /** Who ingests, for /readyz; absent when this process does not take part in ingest. */
+  readonly ingest?: IngestReporter;
 }
 
 export interface RunningServer {
@@ -85,7 +90,7 @@ function serveStatic(root: string, pathname: string, response: http.ServerRespon
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, db, feed, logger } = options;
   const relay = options.relay ?? null;
-  const metrics = createMetrics(relay);
+  const metrics = createMetrics(options.registry, relay);
   const gateway = makeGateway({ feed, dialect: db.dialect, limits: config.ws, logger, metrics });
   const websockets = createWebSocketGateway({ gateway, config, logger });
   const staticRoot = options.staticDir === undefined ? null : path.resolve(options.staticDir);
@@ -106,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (pathname === '/readyz') {
-      const readiness = await checkReadiness(db, feed, relay);
+      const readiness = await checkReadiness(db, feed, options.ingest, relay);
       sendJson(response, { status: readiness.ready ? 200 : 503, body: readiness });
       return;
     }

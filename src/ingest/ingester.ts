@@ -1,52 +1,71 @@
-// The ingester: follows the configured programs through a web3.js Connection and writes what their
-// decoders make of it.
+// The ingester: follows the configured programs through a live source and writes what their
+// programs make of it, through the pipeline (decode → map → write).
 //
-// - live: a program-account subscription and a logs subscription per program; a logged signature
-//   is fetched with getTransaction; everything is decoded and written in arrival order, in batches.
-// - catch-up: once the subscriptions are confirmed (at start, and again after every websocket drop)
-//   the signatures since the program's checkpoint are read back page by page and their
-//   transactions written oldest first, after the current state of the accounts they touched. On
-//   the very first start the program's accounts are loaded with getProgramAccounts instead.
+// - live: the source's account updates and transactions, queued in arrival order and written in
+//   batches.
+// - catch-up: once every subscription is confirmed (at start, and again after every gap the
+//   source reports) the programs' history since their checkpoints is read back (catch-up.ts).
 // - checkpoints advance with the rows they cover, and only over a stretch known to be complete: a
-//   live transaction moves the checkpoint only if it arrived while no gap was open.
-import { Connection, PublicKey, type VersionedTransactionResponse } from '@solana/web3.js';
+//   live transaction moves its program's checkpoint only if it arrived while no gap was open.
+import { Connection } from '@solana/web3.js';
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connection.ts';
+import type { Lease } from '../db/locks.ts';
 import { upsertRows } from '../db/repositories/index.ts';
 import type { Logger } from '../log.ts';
-import type { DecodedRow, ProgramDecoder, TransactionInput } from '../programs/types.ts';
-import { backfillProgress } from './progress.ts';
-import { mapConcurrent, toTransactionInput, withRetry, writableAccountsOf, type RetryPolicy } from './rpc.ts';
-import { watchSocket, type SocketWatch } from './socket-state.ts';
-import { BatchWriter, type Checkpoint, type Update, type UpsertRows } from './writer.ts';
+import type { AnyProgram, TransactionInput } from '../programs/types.ts';
+import { CatchUp } from './catch-up.ts';
+import { ChainReader } from './chain.ts';
+import { noIngestMetrics, type IngestMetrics, type IngestPhase, type IngestSkipReason } from './metrics.ts';
+import { Pipeline, ShuttingDownError, type IngestItem } from './pipeline.ts';
+import { rpcWebSocketSource } from './sources/rpc-websocket.ts';
+import { geyserSource } from './sources/geyser.ts';
+import type { LiveEvents, LiveSource, ResumePoint } from './sources/types.ts';
+import { BatchWriter, type Checkpoint, type UpsertRows, type WriteResult } from './writer.ts';
 
 export interface IngesterOptions {
   readonly db: Database;
   readonly config: Pick<Config, 'solana'>;
-  readonly decoders: readonly ProgramDecoder[];
+  readonly programs: readonly AnyProgram[];
   /** Poked after every committed batch so the gateway reads the new changes at once. */
   readonly feed?: ChangeFeed | undefined;
   readonly logger: Logger;
+  readonly metrics?: IngestMetrics;
+  /** The ingest lease this process holds; every batch checks it (several processes on one database). */
+  readonly lease?: Lease | undefined;
   /** The idempotent row writer; the repository's upsertRows unless a benchmark swaps it. */
   readonly upsert?: UpsertRows;
+  /** The live source; websocket RPC subscriptions unless given. */
+  readonly source?: (chain: ChainReader) => LiveSource;
+  /** Called once if the ingester stops on its own (its lease was taken over, a write failed for good). */
+  readonly onFailure?: (error: Error) => void;
 }
 
 export interface IngesterStats {
   /** Account notifications and loaded accounts decoded. */
   accountUpdates: number;
-  /** Transactions fetched and decoded (live and catch-up). */
+  /** Transactions decoded (live and catch-up). */
   transactions: number;
-  /** Of which read back by a catch-up. */
-  backfilledTransactions: number;
   rowsWritten: number;
   staleRows: number;
-  decodeErrors: number;
-  failedUpdates: number;
+  /** Inputs or rows that produced nothing, by reason (all error-level logs). */
+  skipped: Partial<Record<IngestSkipReason, number>>;
   batches: number;
-  /** Websocket drops seen. */
-  reconnects: number;
+  /** Gaps the source reported (websocket drops, unavailable transactions). */
+  gaps: number;
   catchUps: number;
+}
+
+export interface IngesterStatus {
+  readonly phase: IngestPhase;
+  readonly source: string;
+  /** Newest slot seen from the chain, null before the first. */
+  readonly chainSlot: number | null;
+  /** Seconds the oldest live update not yet written has waited (0 with nothing waiting). */
+  readonly lagSeconds: number;
+  /** Per program name, the slot up to which every transaction is written. */
+  readonly checkpoints: Readonly<Record<string, number>>;
 }
 
 export interface Ingester {
@@ -54,197 +73,218 @@ export interface Ingester {
   readonly ready: Promise<void>;
   readonly stats: Readonly<IngesterStats>;
   readonly connection: Connection;
+  status(): IngesterStatus;
   /** Resolves once nothing is queued, no catch-up is running, and every write has committed. */
   settled(): Promise<void>;
   close(): Promise<void>;
 }
 
 type LiveItem =
-  | { kind: 'account'; programId: string; pubkey: string; data: Uint8Array; slot: number }
+  | { kind: 'account'; programId: string; pubkey: string; data: Uint8Array; slot: number; at: number }
   | {
       kind: 'transaction';
       programId: string;
-      signature: string;
       checkpointable: boolean;
-      fetched: Promise<Fetched | null>;
+      transaction: Promise<TransactionInput | null>;
+      at: number;
     };
 
-interface Fetched {
-  readonly input: TransactionInput;
-  readonly response: VersionedTransactionResponse;
+const POLL_MS = 25;
+
+function defaultSource(
+  settings: Config['solana'],
+  programIds: readonly string[],
+  logger: Logger,
+): (chain: ChainReader) => LiveSource {
+  if (settings.source === 'geyser') {
+    const url = settings.geyserUrl;
+    if (url === null) throw new Error('SOLSTREAM_SOURCE=geyser needs SOLSTREAM_GEYSER_URL');
+    return (chain) =>
+      geyserSource({ url, xToken: settings.geyserXToken, programIds, commitment: settings.commitment, chain, logger });
+  }
+  return (chain) => rpcWebSocketSource({ chain, programIds, commitment: settings.commitment, logger });
 }
 
-/** getTransaction may answer null for a moment after a logs notification; these attempts wait for it. */
-const MISSING_TRANSACTION = 'transaction not yet available';
-const POLL_MS = 25;
-const MULTIPLE_ACCOUNTS_CHUNK = 100;
+/** Counts into `stats` what it passes on to `metrics`. */
+function counting(metrics: IngestMetrics, stats: IngesterStats): IngestMetrics {
+  return {
+    ...metrics,
+    decoded: (program, kind, count = 1) => {
+      if (kind === 'account') stats.accountUpdates += count;
+      else stats.transactions += count;
+      metrics.decoded(program, kind, count);
+    },
+    skipped: (program, reason, count = 1) => {
+      stats.skipped[reason] = (stats.skipped[reason] ?? 0) + count;
+      metrics.skipped(program, reason, count);
+    },
+    stale: (count) => {
+      stats.staleRows += count;
+      metrics.stale(count);
+    },
+    catchUp: () => {
+      stats.catchUps++;
+      metrics.catchUp();
+    },
+    sourceDropped: (source) => {
+      stats.gaps++;
+      metrics.sourceDropped(source);
+    },
+  };
+}
 
 export function startIngester(options: IngesterOptions): Ingester {
-  const { db, decoders, logger } = options;
+  const { db, programs, logger } = options;
   const settings = options.config.solana;
-  const connection = new Connection(settings.rpcUrl, {
-    wsEndpoint: settings.wsUrl,
-    commitment: settings.commitment,
-    // 429s are retried here, with jitter and a bound, rather than by web3.js's own loop.
-    disableRetryOnRateLimit: true,
-  });
-  const writer = new BatchWriter(db, { upsert: options.upsert ?? upsertRows, feed: options.feed, logger });
-  const retry: RetryPolicy = { maxRetries: settings.rpcMaxRetries, baseMs: settings.rpcRetryBaseMs };
   const stats: IngesterStats = {
     accountUpdates: 0,
     transactions: 0,
-    backfilledTransactions: 0,
     rowsWritten: 0,
     staleRows: 0,
-    decodeErrors: 0,
-    failedUpdates: 0,
+    skipped: {},
     batches: 0,
-    reconnects: 0,
+    gaps: 0,
     catchUps: 0,
   };
-  const byProgram = new Map<string, ProgramDecoder[]>();
-  for (const decoder of decoders) {
-    const list = byProgram.get(decoder.programId) ?? [];
-    list.push(decoder);
-    byProgram.set(decoder.programId, list);
-  }
-  const programName = (programId: string) => (byProgram.get(programId) ?? []).map((d) => d.name).join('+') || programId;
-
+  const metrics = counting(options.metrics ?? noIngestMetrics, stats);
   let closed = false;
+  const isClosed = () => closed;
+  const connection = new Connection(settings.rpcUrl, {
+    wsEndpoint: settings.wsUrl,
+    commitment: settings.commitment,
+    // 429s are retried by the chain reader, with jitter and a bound, rather than by web3.js's own loop.
+    disableRetryOnRateLimit: true,
+  });
+  const chain = new ChainReader({
+    connection,
+    commitment: settings.commitment,
+    retry: { maxRetries: settings.rpcMaxRetries, baseMs: settings.rpcRetryBaseMs },
+    concurrency: settings.rpcConcurrency,
+    pageSize: settings.backfillPageSize,
+    logger,
+    metrics,
+    closed: isClosed,
+  });
+  const writer = new BatchWriter(db, {
+    upsert: options.upsert ?? upsertRows,
+    feed: options.feed,
+    logger,
+    lease: options.lease,
+    onSkip: (reason, count) => metrics.skipped('all', reason, count),
+  });
+  const pipeline = new Pipeline({ db, programs, chain, writer, logger, metrics, closed: isClosed });
+  const programIds = [...new Set(programs.map((p) => p.programId))];
+  const nameOf = (programId: string) =>
+    pipeline
+      .programsAt(programId)
+      .map((p) => p.name)
+      .join('+') || programId;
+  const catchUpRunner = new CatchUp({ chain, pipeline, settings, logger, closed: isClosed, nameOf });
+  const source = (options.source ?? defaultSource(settings, programIds, logger))(chain);
+
+  let failed = false;
   /** True while every transaction since the checkpoints is known to be written or queued. */
   let contiguous = false;
-  /** Bumped by every websocket drop; a catch-up only closes the gap if none happened meanwhile. */
+  /** Bumped by every gap; a catch-up only closes the gap if none happened meanwhile. */
   let generation = 0;
   let catchUpNeeded = true;
   let catchUpRunning: Promise<void> | null = null;
+  let readyOnce = false;
+  let chainSlot: number | null = null;
+  const checkpoints = new Map<string, number>();
   const queue: LiveItem[] = [];
   let draining: Promise<void> | null = null;
-  let inFlight = 0;
-  const waiting: (() => void)[] = [];
-  const subscriptionIds: number[] = [];
-  const listenerRemovals: (() => Promise<void>)[] = [];
-  let watch: SocketWatch | null = null;
   let supervisor: NodeJS.Timeout | null = null;
 
-  const rpc = <T>(what: string, call: () => Promise<T>) => withRetry(what, call, retry, logger, () => closed);
-
-  // --- decoding -------------------------------------------------------------------------------
-
-  const decodeAccount = (programId: string, pubkey: string, data: Uint8Array, slot: number): Update => {
-    stats.accountUpdates++;
-    const rows: DecodedRow[] = [];
-    for (const decoder of byProgram.get(programId) ?? []) {
-      try {
-        rows.push(...decoder.decodeAccount(pubkey, data, slot));
-      } catch (error) {
-        stats.decodeErrors++;
-        logger.warn(
-          { pubkey, program: decoder.name, slot, err: (error as Error).message },
-          'account data does not decode; skipped',
-        );
-      }
-    }
-    return { rows, source: pubkey };
+  /** Stops for good when writing can no longer go on (the lease is gone, a write failed for good). */
+  const fail = (error: Error) => {
+    if (closed || failed || error instanceof ShuttingDownError) return;
+    failed = true;
+    logger.error({ err: error.message }, 'the ingester stops');
+    options.onFailure?.(error);
   };
 
-  const decodeTransaction = (programId: string, tx: TransactionInput, checkpoint: boolean): Update => {
-    stats.transactions++;
-    const rows: DecodedRow[] = [];
-    for (const decoder of byProgram.get(programId) ?? []) {
-      try {
-        rows.push(...decoder.decodeTransaction(tx));
-      } catch (error) {
-        stats.decodeErrors++;
-        logger.warn(
-          { signature: tx.signature, program: decoder.name, slot: tx.slot, err: (error as Error).message },
-          'transaction does not decode; skipped',
-        );
-      }
-    }
-    const update: Update = { rows, source: tx.signature };
-    return checkpoint ? { ...update, checkpoint: { programId, slot: tx.slot, signature: tx.signature } } : update;
-  };
-
-  const fetchTransaction = async (signature: string): Promise<Fetched> => {
-    while (inFlight >= settings.rpcConcurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    inFlight++;
-    try {
-      const response = await rpc(`getTransaction ${signature}`, async () => {
-        const got = await connection.getTransaction(signature, {
-          maxSupportedTransactionVersion: 0,
-          commitment: settings.commitment === 'processed' ? 'confirmed' : settings.commitment,
-        });
-        if (got === null) throw new Error(MISSING_TRANSACTION);
-        return got;
-      });
-      return { input: toTransactionInput(signature, response), response };
-    } finally {
-      inFlight--;
-      waiting.shift()?.();
-    }
-  };
-
-  const write = async (updates: Update[]) => {
-    if (updates.length === 0) return;
-    const result = await writer.write(updates);
+  const processBatch = async (items: readonly IngestItem[]): Promise<WriteResult> => {
+    const result = await pipeline.process(items);
     stats.batches++;
     stats.rowsWritten += result.rowsWritten;
-    stats.staleRows += result.staleRows;
-    stats.failedUpdates += result.failedUpdates;
+    if (result.staleRows > 0) metrics.stale(result.staleRows);
+    for (const [table, rows] of Object.entries(result.rowsByTable)) metrics.written(table, rows);
+    const now = Date.now();
+    for (const item of items) {
+      const checkpoint: Checkpoint | undefined = item.kind === 'account' ? undefined : item.checkpoint;
+      if (checkpoint === undefined) continue;
+      const name = nameOf(checkpoint.programId);
+      if (checkpoint.slot >= (checkpoints.get(name) ?? -1)) {
+        checkpoints.set(name, checkpoint.slot);
+        metrics.checkpoint(name, checkpoint.slot, now);
+      }
+    }
+    return result;
   };
 
   // --- live -----------------------------------------------------------------------------------
 
   const enqueue = (item: LiveItem) => {
-    if (closed) return;
+    if (closed || failed) return;
     queue.push(item);
+    metrics.queued(queue.length);
     startDrain();
   };
 
   const startDrain = () => {
-    draining ??= drain().finally(() => {
-      draining = null;
-      // Items that arrived while the last batch committed.
-      if (queue.length > 0 && !closed) startDrain();
-    });
+    draining ??= drain()
+      .catch((error: Error) => fail(error))
+      .finally(() => {
+        draining = null;
+        // Items that arrived while the last batch committed.
+        if (queue.length > 0 && !closed && !failed) startDrain();
+      });
   };
 
   const drain = async () => {
-    const batch: Update[] = [];
-    while (!closed) {
-      const item = queue.shift();
+    const batch: IngestItem[] = [];
+    while (!closed && !failed) {
+      const item = queue[0];
       if (item === undefined) break;
       if (item.kind === 'account') {
-        batch.push(decodeAccount(item.programId, item.pubkey, item.data, item.slot));
+        batch.push({
+          kind: 'account',
+          programId: item.programId,
+          account: { pubkey: item.pubkey, data: item.data, slot: item.slot, origin: 'notification' },
+        });
       } else {
-        const fetched = await item.fetched;
-        if (fetched !== null) batch.push(decodeTransaction(item.programId, fetched.input, item.checkpointable));
+        const tx = await item.transaction;
+        if (tx !== null) {
+          batch.push({
+            kind: 'transaction',
+            programId: item.programId,
+            tx,
+            ...(item.checkpointable
+              ? { checkpoint: { programId: item.programId, slot: tx.slot, signature: tx.signature } }
+              : {}),
+          });
+        }
       }
+      queue.shift();
       if (queue.length === 0 && batch.length < settings.batchSize && settings.flushMs > 0) {
         // A short wait lets a burst of notifications share one transaction.
         await new Promise((resolve) => setTimeout(resolve, settings.flushMs));
       }
-      if (batch.length >= settings.batchSize || queue.length === 0) await write(batch.splice(0));
+      if (batch.length >= settings.batchSize || queue.length === 0) {
+        await processBatch(batch.splice(0));
+        metrics.queued(queue.length);
+      }
     }
   };
 
-  const onLogs = (programId: string, signature: string) => {
-    const checkpointable = contiguous;
-    const fetched = fetchTransaction(signature).catch((error: unknown) => {
-      if (!closed) {
-        // Without this transaction the stretch since the checkpoint is no longer complete: read it back.
-        logger.warn(
-          { signature, program: programName(programId), err: (error as Error).message },
-          'live transaction unavailable; catching up',
-        );
-        openGap();
-      }
-      return null;
-    });
-    enqueue({ kind: 'transaction', programId, signature, checkpointable, fetched });
-  };
-
-  const openGap = () => {
+  const openGap = (reason: string) => {
+    if (closed) return;
+    metrics.sourceDropped(source.name);
+    logger.warn(
+      { reason, source: source.name },
+      'the live source may have missed updates; catching up once resubscribed',
+    );
     contiguous = false;
     generation++;
     catchUpNeeded = true;
@@ -252,121 +292,28 @@ export function startIngester(options: IngesterOptions): Ingester {
 
   // --- catch-up -------------------------------------------------------------------------------
 
-  const collectSignatures = async (programId: string, bound: { until?: string; afterSlot?: number; limit: number }) => {
-    const out: { signature: string; slot: number }[] = [];
-    let before: string | undefined;
-    const address = new PublicKey(programId);
-    while (out.length < bound.limit && !closed) {
-      const limit = Math.min(settings.backfillPageSize, bound.limit - out.length);
-      const page = await rpc(`getSignaturesForAddress ${programId}`, () =>
-        connection.getSignaturesForAddress(
-          address,
-          {
-            limit,
-            ...(before === undefined ? {} : { before }),
-            ...(bound.until === undefined ? {} : { until: bound.until }),
-          },
-          settings.commitment === 'processed' ? 'confirmed' : settings.commitment,
-        ),
-      );
-      for (const entry of page) {
-        if (bound.afterSlot !== undefined && entry.slot <= bound.afterSlot) return out;
-        out.push({ signature: entry.signature, slot: entry.slot });
-      }
-      if (page.length < limit) break;
-      before = page[page.length - 1]?.signature;
-    }
-    return out;
-  };
-
-  const refreshAccounts = async (programId: string, pubkeys: readonly string[]): Promise<Update[]> => {
-    const updates: Update[] = [];
-    for (let i = 0; i < pubkeys.length; i += MULTIPLE_ACCOUNTS_CHUNK) {
-      const chunk = pubkeys.slice(i, i + MULTIPLE_ACCOUNTS_CHUNK);
-      const { context, value } = await rpc(`getMultipleAccounts for ${programName(programId)}`, () =>
-        connection.getMultipleAccountsInfoAndContext(chunk.map((k) => new PublicKey(k))),
-      );
-      value.forEach((info, j) => {
-        if (info === null || info.owner.toBase58() !== programId) return;
-        updates.push(decodeAccount(programId, chunk[j] as string, info.data, context.slot));
-      });
-    }
-    return updates;
-  };
-
-  const backfillTransactions = async (
-    programId: string,
-    signatures: readonly { signature: string }[],
-    refresh: boolean,
-  ) => {
-    const progress = backfillProgress(logger, { program: programId, name: programName(programId) }, signatures.length);
-    for (let i = 0; i < signatures.length && !closed; i += settings.batchSize) {
-      const window = signatures.slice(i, i + settings.batchSize);
-      const fetched = await mapConcurrent(window, settings.rpcConcurrency, (s) => fetchTransaction(s.signature));
-      const txUpdates = fetched.map((f) => decodeTransaction(programId, f.input, true));
-      stats.backfilledTransactions += fetched.length;
-      // Current state first: the transactions' own (older) state rows then yield to it, and their
-      // events find the accounts they name.
-      const touched = refresh
-        ? [...new Set(fetched.flatMap((f) => writableAccountsOf(f.input, f.response, programId)))]
-        : [];
-      const accountUpdates = await refreshAccounts(programId, touched);
-      await write([...accountUpdates, ...txUpdates]);
-      progress.advance(window.length);
-    }
-    progress.finish();
-  };
-
-  const catchUpProgram = async (programId: string, checkpoint: Checkpoint | undefined) => {
-    if (checkpoint === undefined) {
-      const { context, value } = await rpc(`getProgramAccounts ${programId}`, () =>
-        connection.getProgramAccounts(new PublicKey(programId), { commitment: settings.commitment, withContext: true }),
-      );
-      logger.info(
-        { program: programName(programId), accounts: value.length, slot: context.slot },
-        'loading current accounts',
-      );
-      const accounts = value.map((a) => decodeAccount(programId, a.pubkey.toBase58(), a.account.data, context.slot));
-      for (let i = 0; i < accounts.length; i += settings.batchSize)
-        await write(accounts.slice(i, i + settings.batchSize));
-      const recent =
-        settings.initialHistoryLimit === 0
-          ? []
-          : await collectSignatures(programId, { limit: settings.initialHistoryLimit });
-      if (recent.length === 0) {
-        await write([{ rows: [], source: programId, checkpoint: { programId, slot: context.slot, signature: null } }]);
-      } else {
-        await backfillTransactions(programId, recent.reverse(), false);
-      }
-      return;
-    }
-    const missed = await collectSignatures(programId, {
-      limit: Number.MAX_SAFE_INTEGER,
-      ...(checkpoint.signature === null ? { afterSlot: checkpoint.slot } : { until: checkpoint.signature }),
-    });
-    if (missed.length > 0) await backfillTransactions(programId, missed.reverse(), true);
-  };
-
   const catchUp = async () => {
     const started = generation;
     catchUpNeeded = false;
-    stats.catchUps++;
-    const checkpoints = await writer.readCheckpoints();
-    for (const programId of byProgram.keys()) {
-      if (closed) return;
-      await catchUpProgram(programId, checkpoints.get(programId));
+    metrics.catchUp();
+    metrics.phase('catching_up');
+    const stored = await writer.readCheckpoints();
+    for (const programId of programIds) {
+      if (closed || failed) return;
+      await catchUpRunner.program(programId, stored.get(programId));
     }
-    await writer.drain();
+    await pipeline.drain();
     if (generation === started && !catchUpNeeded) contiguous = true;
   };
 
   /** Starts a catch-up when one is needed, nothing else is catching up, and every subscription is live. */
   const supervise = () => {
-    if (closed || catchUpRunning !== null || !catchUpNeeded || watch === null) return;
-    if (!watch.allSubscribed(subscriptionIds)) return;
+    metrics.phase(phase());
+    if (closed || failed || catchUpRunning !== null || !catchUpNeeded || !source.subscribed()) return;
     catchUpRunning = catchUp()
       .catch((error: unknown) => {
-        if (closed) return;
+        if (closed || error instanceof ShuttingDownError) return;
+        if ((error as Error).name === 'LeaseLostError') return fail(error as Error);
         logger.error({ err: (error as Error).message }, 'catch-up failed; it will be retried');
         catchUpNeeded = true;
       })
@@ -375,7 +322,30 @@ export function startIngester(options: IngesterOptions): Ingester {
       });
   };
 
+  const lagSeconds = () => (queue[0] === undefined ? 0 : (Date.now() - queue[0].at) / 1000);
+  const phase = (): IngestPhase => {
+    if (!readyOnce) return 'starting';
+    if (!contiguous || catchUpRunning !== null) return 'catching_up';
+    return lagSeconds() > settings.maxLagSeconds ? 'lagging' : 'live';
+  };
+
   // --- start ----------------------------------------------------------------------------------
+
+  /**
+   * A source that replays starts from the checkpoints' oldest slot when every program has one, and
+   * then needs no catch-up (unless it reports a gap); any other source is caught up over RPC.
+   */
+  const startSource = async () => {
+    let resume: ResumePoint | undefined;
+    if (source.replays) {
+      const stored = await writer.readCheckpoints();
+      if (programIds.every((id) => stored.has(id)))
+        resume = { fromSlot: Math.min(...programIds.map((id) => stored.get(id)?.slot ?? 0)) };
+    }
+    if (closed) return;
+    if (resume !== undefined) catchUpNeeded = false;
+    source.start(events, resume);
+  };
 
   let resolveReady!: () => void;
   let rejectReady!: (error: Error) => void;
@@ -386,42 +356,36 @@ export function startIngester(options: IngesterOptions): Ingester {
   // An ingester nobody awaits must not crash the process with an unhandled rejection.
   ready.catch(() => undefined);
 
+  const events: LiveEvents = {
+    account: (programId, pubkey, data, slot) =>
+      enqueue({ kind: 'account', programId, pubkey, data, slot, at: Date.now() }),
+    transaction: (programId, _signature, transaction) =>
+      enqueue({ kind: 'transaction', programId, checkpointable: contiguous, transaction, at: Date.now() }),
+    slot: (slot) => {
+      if (chainSlot === null || slot > chainSlot) {
+        chainSlot = slot;
+        metrics.chainSlot(slot);
+      }
+    },
+    gap: openGap,
+    resumed: () => {
+      // The source replays from where the checkpoints stop: no catch-up to wait for.
+      if (catchUpRunning === null && !catchUpNeeded) contiguous = true;
+    },
+  };
   try {
-    watch = watchSocket(connection, () => {
-      if (closed) return;
-      stats.reconnects++;
-      logger.warn('RPC websocket dropped; catching up once resubscribed');
-      openGap();
+    void startSource().catch((error: Error) => {
+      if (!closed) fail(error);
     });
-    for (const programId of byProgram.keys()) {
-      const key = new PublicKey(programId);
-      const accountId = connection.onProgramAccountChange(
-        key,
-        (info, ctx) =>
-          enqueue({
-            kind: 'account',
-            programId,
-            pubkey: info.accountId.toBase58(),
-            data: info.accountInfo.data,
-            slot: ctx.slot,
-          }),
-        { commitment: settings.commitment, encoding: 'base64' },
-      );
-      const logsId = connection.onLogs(key, (logs) => onLogs(programId, logs.signature), settings.commitment);
-      subscriptionIds.push(accountId, logsId);
-      listenerRemovals.push(
-        () => connection.removeProgramAccountChangeListener(accountId),
-        () => connection.removeOnLogsListener(logsId),
-      );
-    }
     supervisor = setInterval(supervise, POLL_MS);
     const waitReady = setInterval(() => {
-      if (closed) {
+      if (closed || failed) {
         clearInterval(waitReady);
         rejectReady(new Error('ingester closed before it was ready'));
       } else if (contiguous) {
         clearInterval(waitReady);
-        logger.info({ programs: [...byProgram.keys()].map(programName) }, 'ingester live');
+        readyOnce = true;
+        logger.info({ programs: programIds.map(nameOf), source: source.name }, 'ingester live');
         resolveReady();
       }
     }, POLL_MS);
@@ -433,11 +397,18 @@ export function startIngester(options: IngesterOptions): Ingester {
     ready,
     stats,
     connection,
+    status: () => ({
+      phase: phase(),
+      source: source.name,
+      chainSlot,
+      lagSeconds: lagSeconds(),
+      checkpoints: Object.fromEntries(checkpoints),
+    }),
     async settled() {
       for (;;) {
         await catchUpRunning;
         await draining;
-        await writer.drain();
+        await pipeline.drain();
         if (queue.length === 0 && catchUpRunning === null && draining === null && !catchUpNeeded) return;
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       }
@@ -446,12 +417,11 @@ export function startIngester(options: IngesterOptions): Ingester {
       if (closed) return;
       closed = true;
       if (supervisor !== null) clearInterval(supervisor);
-      watch?.stop();
-      await Promise.allSettled(listenerRemovals.map((remove) => remove()));
       queue.length = 0;
+      await source.close();
       await Promise.allSettled([catchUpRunning, draining]);
+      await pipeline.drain().catch(() => undefined);
       await writer.drain();
-      watch?.closeSocket();
     },
   };
 }

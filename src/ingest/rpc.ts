@@ -31,19 +31,33 @@ export class RetriesExhaustedError extends Error {
  * Runs `call` until it succeeds, waiting `random(0, min(30 s, base · 2^attempt))` between attempts
  * (full jitter spreads many clients hitting the same 429). `closed()` stops waiting at shutdown.
  */
+/** What withRetry reports as it goes (metrics). */
+export interface RetryEvents {
+  /** Before each attempt. */
+  attempt?(): void;
+  /** After each failed attempt. */
+  failed?(): void;
+  /** Before waiting for the next attempt. */
+  retrying?(): void;
+}
+
 export async function withRetry<T>(
   what: string,
   call: () => Promise<T>,
   policy: RetryPolicy,
   logger: Logger,
   closed: () => boolean = () => false,
+  events: RetryEvents = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
+      events.attempt?.();
       return await call();
     } catch (error) {
+      events.failed?.();
       if (isPermanent(error) || attempt >= policy.maxRetries || closed())
         throw new RetriesExhaustedError(what, attempt, error);
+      events.retrying?.();
       const delay = Math.random() * Math.min(MAX_DELAY_MS, policy.baseMs * 2 ** (attempt - 1));
       logger.debug(
         { what, attempt, delayMs: Math.round(delay), err: (error as Error).message },
@@ -62,6 +76,11 @@ export function toTransactionInput(signature: string, response: VersionedTransac
     ...message.staticAccountKeys.map((k) => k.toBase58()),
     ...(loaded?.writable ?? []).map((k) => k.toBase58()),
     ...(loaded?.readonly ?? []).map((k) => k.toBase58()),
+  ];
+  const writable = [
+    ...message.staticAccountKeys.map((_k, i) => message.isAccountWritable(i)),
+    ...(loaded?.writable ?? []).map(() => true),
+    ...(loaded?.readonly ?? []).map(() => false),
   ];
   const instructions: CompiledInstructionInput[] = message.compiledInstructions.map((ix) => ({
     programIdIndex: ix.programIdIndex,
@@ -86,6 +105,7 @@ export function toTransactionInput(signature: string, response: VersionedTransac
     fee: BigInt(response.meta?.fee ?? 0),
     err: response.meta?.err ?? null,
     accountKeys,
+    writable,
     instructions,
     innerInstructions,
     logMessages: response.meta?.logMessages ?? [],
@@ -93,18 +113,13 @@ export function toTransactionInput(signature: string, response: VersionedTransac
 }
 
 /** Writable accounts a transaction passes to `programId`: the accounts whose state it may have changed. */
-export function writableAccountsOf(
-  tx: TransactionInput,
-  response: VersionedTransactionResponse,
-  programId: string,
-): string[] {
-  const message = response.transaction.message;
+export function writableAccountsOf(tx: TransactionInput, programId: string): string[] {
   const out = new Set<string>();
   const visit = (ix: CompiledInstructionInput) => {
     if (tx.accountKeys[ix.programIdIndex] !== programId) return;
     for (const index of ix.accounts) {
-      if (index < message.staticAccountKeys.length && message.isAccountWritable(index))
-        out.add(tx.accountKeys[index] as string);
+      const key = tx.accountKeys[index];
+      if (key !== undefined && tx.writable[index] === true) out.add(key);
     }
   };
   tx.instructions.forEach(visit);

@@ -44,9 +44,23 @@ export interface WriteResult {
   readonly failedUpdates: number;
   /** New state rows without every required column (logged as errors, not written). */
   readonly incompleteRows: number;
+  /** Rows written, by table. */
+  readonly rowsByTable: Readonly<Record<string, number>>;
 }
 
-const NOTHING: WriteResult = { rowsWritten: 0, staleRows: 0, failedUpdates: 0, incompleteRows: 0 };
+const NOTHING: WriteResult = { rowsWritten: 0, staleRows: 0, failedUpdates: 0, incompleteRows: 0, rowsByTable: {} };
+
+function sum(a: WriteResult, b: WriteResult): WriteResult {
+  const rowsByTable: Record<string, number> = { ...a.rowsByTable };
+  for (const [table, n] of Object.entries(b.rowsByTable)) rowsByTable[table] = (rowsByTable[table] ?? 0) + n;
+  return {
+    rowsWritten: a.rowsWritten + b.rowsWritten,
+    staleRows: a.staleRows + b.staleRows,
+    failedUpdates: a.failedUpdates + b.failedUpdates,
+    incompleteRows: a.incompleteRows + b.incompleteRows,
+    rowsByTable,
+  };
+}
 
 /** Parents before children, so that a batch satisfies the seed's foreign keys. */
 const TOPIC_ORDER: readonly Topic[] = [
@@ -90,6 +104,8 @@ export interface WriterOptions {
   readonly upsert: UpsertRows;
   /** When set, every batch first checks that this process still holds the ingest lease. */
   readonly lease?: Lease | undefined;
+  /** Told of every update the database rejects and every new row left incomplete (both error logs). */
+  readonly onSkip?: (reason: 'rejected' | 'incomplete', count: number) => void;
   readonly feed?: ChangeFeed | undefined;
   readonly logger: Logger;
 }
@@ -146,16 +162,13 @@ export class BatchWriter {
             if (error instanceof LeaseLostError) throw error;
             single = await this.skip(update, error);
           }
-          result = {
-            rowsWritten: result.rowsWritten + single.rowsWritten,
-            staleRows: result.staleRows + single.staleRows,
-            failedUpdates: result.failedUpdates + single.failedUpdates,
-            incompleteRows: result.incompleteRows + single.incompleteRows,
-          };
+          result = sum(result, single);
         }
       }
     }
     this.options.feed?.poke();
+    if (result.failedUpdates > 0) this.options.onSkip?.('rejected', result.failedUpdates);
+    if (result.incompleteRows > 0) this.options.onSkip?.('incomplete', result.incompleteRows);
     return result;
   }
 
@@ -248,18 +261,20 @@ export class BatchWriter {
     for (const row of plain) push(row.topic, row.row as Record<string, unknown>);
 
     let rowsWritten = 0;
+    const rowsByTable: Record<string, number> = {};
     for (const topic of TOPIC_ORDER) {
       const rows = dedupeByNaturalKey(topic, byTopic.get(topic) ?? []);
       if (rows.length === 0) continue;
       await this.options.upsert(this.db, topic, rows, { transaction });
       rowsWritten += rows.length;
+      rowsByTable[topic] = rows.length;
     }
     await this.savePositions(positions, transaction);
     await this.saveCheckpoints(
       updates.flatMap((u) => (u.checkpoint === undefined ? [] : [u.checkpoint])),
       transaction,
     );
-    return { rowsWritten, staleRows, failedUpdates: 0, incompleteRows };
+    return { rowsWritten, staleRows, failedUpdates: 0, incompleteRows, rowsByTable };
   }
 
   private async storedPositions(

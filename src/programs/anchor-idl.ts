@@ -1,14 +1,12 @@
-// Anchor IDLs as data: loading (the legacy pre-0.30 format converted mechanically, since Anchor
-// 0.32's coders read only the new one), and one codec per IDL that finds accounts, instructions
-// and events by their 8-byte discriminators and (de)serializes them with Anchor's own Borsh coder.
+// Anchor IDLs as data: loading a user's IDL file (the legacy pre-0.30 format converted
+// mechanically, since Anchor 0.32's coders read only the new one), and one codec per IDL that finds
+// accounts, instructions and events by their 8-byte discriminators and (de)serializes them with
+// Anchor's own Borsh coder. The built-in programs' IDLs come from src/programs/interfaces/.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BorshCoder, type Idl } from '@coral-xyz/anchor';
 
 export const DISCRIMINATOR_LENGTH = 8;
-
-/** Where the published IDLs live (see idl/README.md for their sources). */
-export const IDL_DIR = new URL('./idl/', import.meta.url);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -21,7 +19,8 @@ export function sha256Discriminator(preimage: string): number[] {
   return [...createHash('sha256').update(preimage).digest().subarray(0, DISCRIMINATOR_LENGTH)];
 }
 
-function snakeCase(name: string): string {
+/** Anchor's snake_case of an instruction name (`tcompNoop` → `tcomp_noop`, `buyT22` → `buy_t22`). */
+export function snakeCase(name: string): string {
   return name
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
@@ -172,11 +171,6 @@ export function loadIdlFile(path: string | URL, address?: string): Idl {
   if (isLegacyIdl(raw)) return convertLegacyIdl(raw, address);
   const idl = raw as Idl;
   return address !== undefined && address !== idl.address ? { ...idl, address } : idl;
-}
-
-/** One of the IDLs in src/programs/idl/, by file name. */
-export function loadBundledIdl(file: string, address?: string): Idl {
-  return loadIdlFile(new URL(file, IDL_DIR), address);
 }
 
 export interface Decoded {

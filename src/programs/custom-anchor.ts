@@ -13,7 +13,7 @@ import { AnchorCodec, loadIdlFile } from './anchor-idl.ts';
 import { WatchList, statsFor, type DecoderOptions } from './decoder-options.ts';
 import { decodeAccountData, decodeEvents, decodeInstructions, type DecodeStats } from './events.ts';
 import { transactionRow } from './transactions.ts';
-import type { DecodedRow, ProgramDecoder, TransactionInput } from './types.ts';
+import type { AccountInput, DecodedRow, Program, TransactionInput } from './types.ts';
 
 export interface TableMapping {
   readonly topic: Topic;
@@ -75,7 +75,18 @@ function mapRow(m: TableMapping, fields: Record<string, unknown>): DecodedRow {
   return { topic: m.topic, row } as DecodedRow;
 }
 
-export class CustomAnchorDecoder implements ProgramDecoder {
+export interface CustomAccount {
+  readonly mapping: TableMapping;
+  readonly fields: Record<string, unknown>;
+}
+
+export interface CustomTransaction {
+  readonly firstName: string | null;
+  readonly events: readonly { readonly mapping: TableMapping; readonly fields: Record<string, unknown> }[];
+}
+
+/** A user's Anchor program: rows straight from its accounts and events, no joins. */
+export class CustomAnchorProgram implements Program<CustomAccount, CustomTransaction> {
   readonly name: string;
   readonly domain = 'custom' as const;
   readonly programId: string;
@@ -96,25 +107,35 @@ export class CustomAnchorDecoder implements ProgramDecoder {
     this.stats = statsFor(options);
   }
 
-  decodeAccount(pubkey: string, data: Uint8Array, slot: number): DecodedRow[] {
-    if (data.length === 0 || !this.watch.admits(pubkey)) return [];
+  decodeAccount(pubkey: string, data: Uint8Array): CustomAccount | null {
+    if (data.length === 0 || !this.watch.admits(pubkey)) return null;
     const decoded = decodeAccountData(this.codec, this.stats, this.programId, pubkey, data);
-    if (decoded === null) return [];
-    const m = this.mapping.accounts?.[decoded.name];
-    if (m === undefined) return [];
-    const row = mapRow(m, { ...decoded.data, $pubkey: pubkey, $slot: slot });
-    return [{ ...row, account: { pubkey, slot } }];
+    if (decoded === null) return null;
+    const mapping = this.mapping.accounts?.[decoded.name];
+    return mapping === undefined ? null : { mapping, fields: decoded.data };
   }
 
-  decodeTransaction(tx: TransactionInput): DecodedRow[] {
+  decodeTransaction(tx: TransactionInput): CustomTransaction | null {
     const instructions = decodeInstructions(tx, this.codec, this.stats, { includeInner: true });
-    if (instructions.length === 0) return [];
-    if (!this.watch.all && !instructions.some((ix) => this.watch.admits(...ix.accounts))) return [];
-    const rows: DecodedRow[] = [transactionRow(tx, this.programId, instructions[0]?.name ?? null)];
+    if (instructions.length === 0) return null;
+    if (!this.watch.all && !instructions.some((ix) => this.watch.admits(...ix.accounts))) return null;
+    const events: CustomTransaction['events'][number][] = [];
     for (const ev of decodeEvents(tx, this.codec, { stats: this.stats })) {
-      const m = this.mapping.events?.[ev.name];
-      if (m !== undefined) rows.push(mapRow(m, { ...ev.data, $signature: tx.signature, $slot: tx.slot }));
+      const mapping = this.mapping.events?.[ev.name];
+      if (mapping !== undefined) events.push({ mapping, fields: ev.data });
     }
-    return rows;
+    return { firstName: instructions[0]?.name ?? null, events };
+  }
+
+  mapAccount(account: CustomAccount, input: AccountInput): DecodedRow[] {
+    const row = mapRow(account.mapping, { ...account.fields, $pubkey: input.pubkey, $slot: input.slot });
+    return [{ ...row, account: { pubkey: input.pubkey, slot: input.slot, from: 'account' } }];
+  }
+
+  mapTransaction(decoded: CustomTransaction, tx: TransactionInput): DecodedRow[] {
+    return [
+      transactionRow(tx, this.programId, decoded.firstName),
+      ...decoded.events.map((ev) => mapRow(ev.mapping, { ...ev.fields, $signature: tx.signature, $slot: tx.slot })),
+    ];
   }
 }

@@ -10,14 +10,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PublicKey } from '@solana/web3.js';
-import { createEscrowDecoder, ESCROW_PROGRAM_ID } from './escrow.ts';
-import { createRaydiumCpSwapDecoder, RAYDIUM_CP_SWAP_PROGRAM_ID } from './raydium-cp-swap.ts';
-import { createTensorMarketplaceDecoder, TENSOR_MARKETPLACE_PROGRAM_ID } from './tensor-marketplace.ts';
-import { createSplGovernanceDecoder, SPL_GOVERNANCE_PROGRAM_ID } from './spl-governance.ts';
-import { CustomAnchorDecoder } from './custom-anchor.ts';
+import { createEscrowProgram, ESCROW_PROGRAM_ID } from './escrow/index.ts';
+import { createRaydiumCpSwapProgram, RAYDIUM_CP_SWAP_PROGRAM_ID } from './raydium-cp-swap/index.ts';
+import { createTensorMarketplaceProgram, TENSOR_MARKETPLACE_PROGRAM_ID } from './tensor-marketplace/index.ts';
+import { createSplGovernanceProgram, SPL_GOVERNANCE_PROGRAM_ID } from './spl-governance/index.ts';
+import { CustomAnchorProgram } from './custom-anchor.ts';
 import type { DecoderOptions } from './decoder-options.ts';
 import type { UnknownDiscriminatorReport } from './events.ts';
-import type { ProgramDecoder, ProgramDomain } from './types.ts';
+import type { AnyProgram, ProgramDomain } from './types.ts';
 
 export const PROGRAM_KINDS = [
   'escrow',
@@ -43,7 +43,7 @@ export interface ProgramConfig {
 interface BuiltIn {
   readonly defaultId: string;
   readonly domain: ProgramDomain;
-  readonly create: (options: DecoderOptions) => ProgramDecoder;
+  readonly create: (options: DecoderOptions) => AnyProgram;
   readonly watches: string;
 }
 
@@ -51,25 +51,25 @@ export const BUILT_IN_PROGRAMS: Readonly<Record<Exclude<ProgramKind, 'custom-anc
   escrow: {
     defaultId: ESCROW_PROGRAM_ID,
     domain: 'escrow',
-    create: createEscrowDecoder,
+    create: createEscrowProgram,
     watches: 'makers or offer accounts',
   },
   'raydium-cp-swap': {
     defaultId: RAYDIUM_CP_SWAP_PROGRAM_ID,
     domain: 'amm',
-    create: createRaydiumCpSwapDecoder,
+    create: createRaydiumCpSwapProgram,
     watches: 'pool accounts',
   },
   'tensor-marketplace': {
     defaultId: TENSOR_MARKETPLACE_PROGRAM_ID,
     domain: 'marketplace',
-    create: createTensorMarketplaceDecoder,
+    create: createTensorMarketplaceProgram,
     watches: 'NFT mints, whitelists (collections), sellers/buyers or list states',
   },
   'spl-governance': {
     defaultId: SPL_GOVERNANCE_PROGRAM_ID,
     domain: 'governance',
-    create: createSplGovernanceDecoder,
+    create: createSplGovernanceProgram,
     watches: 'realms, governances or proposals',
   },
 };
@@ -155,7 +155,7 @@ function entry(
   };
   // Build once now so that a bad IDL or mapping is reported at start, not on the first transaction.
   try {
-    const decoder = new CustomAnchorDecoder({
+    const decoder = new CustomAnchorProgram({
       idlPath,
       mapping,
       ...(config.programId !== '' ? { programId: config.programId } : {}),
@@ -212,11 +212,11 @@ export function parseProgramsConfig(raw: string | undefined, baseDir = process.c
   return configs;
 }
 
-/** One decoder per configured program. */
-export function buildDecoders(
+/** One program (decoder + mapper) per configured program. */
+export function buildPrograms(
   configs: readonly ProgramConfig[],
   options: { readonly onUnknown?: (report: UnknownDiscriminatorReport) => void } = {},
-): ProgramDecoder[] {
+): AnyProgram[] {
   return configs.map((c) => {
     const common: DecoderOptions = {
       programId: c.programId,
@@ -224,7 +224,7 @@ export function buildDecoders(
       ...(options.onUnknown !== undefined ? { onUnknown: options.onUnknown } : {}),
     };
     if (c.kind === 'custom-anchor') {
-      return new CustomAnchorDecoder({
+      return new CustomAnchorProgram({
         ...common,
         idlPath: c.idlPath ?? '',
         mapping: c.mapping,

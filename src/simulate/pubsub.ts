@@ -1,22 +1,30 @@
 // The PubSub (websocket) half of the local cluster: subscriptions and their notifications in the
 // validator's wire format (`{"jsonrpc":"2.0","method":"programNotification","params":{"result":…,
-// "subscription":N}}`). Every transaction is final when submitted, so all commitments behave alike.
+// "subscription":N}}`). As on a validator, account, program, logs and signature subscriptions are
+// notified per slot (bank) when that slot reaches the subscription's commitment (`finalized` when
+// none is given), with the slot as `context.slot`; slot and slotsUpdates subscriptions follow the
+// slots' life (created, frozen, confirmed, rooted, dead). PubSub has no retraction: a `processed`
+// account subscription is sent the account's surviving state when a fork it was told about dies.
 import type { WebSocket } from 'ws';
-import type { LedgerCommit, LocalLedger } from './ledger.ts';
+import { parseCommitment, type Commitment } from './commitment.ts';
+import type { LedgerEvent, LedgerSlot, LocalLedger } from './ledger.ts';
 import { RpcError, compileFilters, encodeAccount } from './rpc-methods.ts';
 
 type Subscription =
-  | { kind: 'program'; program: string; matches: (data: Uint8Array) => boolean }
-  | { kind: 'account'; pubkey: string }
-  | { kind: 'logs'; mentions: string | null }
+  | { kind: 'program'; program: string; matches: (data: Uint8Array) => boolean; commitment: Commitment }
+  /** `lastNotifiedSlot`: the slot of the account version last sent, so a reverted fork write is noticed. */
+  | { kind: 'account'; pubkey: string; commitment: Commitment; lastNotifiedSlot: number }
+  | { kind: 'logs'; mentions: string | null; commitment: Commitment }
   | { kind: 'slot' }
-  | { kind: 'signature'; signature: string };
+  | { kind: 'slotsUpdates' }
+  | { kind: 'signature'; signature: string; commitment: Commitment };
 
 const NOTIFICATION: Record<Subscription['kind'], string> = {
   program: 'programNotification',
   account: 'accountNotification',
   logs: 'logsNotification',
   slot: 'slotNotification',
+  slotsUpdates: 'slotsUpdatesNotification',
   signature: 'signatureNotification',
 };
 
@@ -25,7 +33,18 @@ const UNSUBSCRIBE: Record<string, Subscription['kind']> = {
   accountUnsubscribe: 'account',
   logsUnsubscribe: 'logs',
   slotUnsubscribe: 'slot',
+  slotsUpdatesUnsubscribe: 'slotsUpdates',
   signatureUnsubscribe: 'signature',
+};
+
+/** How a validator encodes an account that does not exist (`Account::default()`). */
+const MISSING_ACCOUNT = {
+  data: ['', 'base64'],
+  executable: false,
+  lamports: 0,
+  owner: '11111111111111111111111111111111',
+  rentEpoch: 0,
+  space: 0,
 };
 
 export interface PubSubOptions {
@@ -42,7 +61,7 @@ export class PubSub {
     private readonly ledger: LocalLedger,
     readonly options: PubSubOptions = {},
   ) {
-    this.unlisten = ledger.onCommit((commit) => this.publish(commit));
+    this.unlisten = ledger.onEvent((event) => this.publish(event));
   }
 
   attach(socket: WebSocket): void {
@@ -111,6 +130,13 @@ export class PubSub {
       const value = params[index];
       return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
     };
+    const commitment = (index: number): Commitment => {
+      const raw = cfg(index).commitment;
+      if (raw === undefined || raw === null) return 'finalized';
+      const parsed = parseCommitment(raw);
+      if (parsed === null) throw new RpcError(-32602, `Invalid params: unknown commitment ${JSON.stringify(raw)}`);
+      return parsed;
+    };
     const pubkey = (index: number): string => {
       const value = params[index];
       if (typeof value !== 'string' || value.length < 32 || value.length > 44) {
@@ -128,27 +154,38 @@ export class PubSub {
           kind: 'program',
           program,
           matches: compileFilters(cfg(1).filters),
+          commitment: commitment(1),
         });
       }
-      case 'accountSubscribe':
-        return subscribe({ kind: 'account', pubkey: pubkey(0) });
+      case 'accountSubscribe': {
+        const key = pubkey(0);
+        const level = commitment(1);
+        // As a validator: start from the slot of the version the subscriber could already read.
+        const lastNotifiedSlot = this.ledger.getStoredAccount(key, level)?.slot ?? 0;
+        return subscribe({ kind: 'account', pubkey: key, commitment: level, lastNotifiedSlot });
+      }
       case 'logsSubscribe': {
         const filter = params[0];
-        if (filter === 'all' || filter === 'allWithVotes') return subscribe({ kind: 'logs', mentions: null });
+        const level = commitment(1);
+        if (filter === 'all' || filter === 'allWithVotes')
+          return subscribe({ kind: 'logs', mentions: null, commitment: level });
         const mentions = (filter as { mentions?: unknown } | undefined)?.mentions;
         if (!Array.isArray(mentions) || mentions.length !== 1 || typeof mentions[0] !== 'string') {
           throw new RpcError(-32602, 'Invalid Request: Only 1 address supported');
         }
-        return subscribe({ kind: 'logs', mentions: mentions[0] });
+        return subscribe({ kind: 'logs', mentions: mentions[0], commitment: level });
       }
       case 'slotSubscribe':
         return subscribe({ kind: 'slot' });
+      case 'slotsUpdatesSubscribe':
+        return subscribe({ kind: 'slotsUpdates' });
       case 'signatureSubscribe': {
         const signature = params[0];
         if (typeof signature !== 'string') throw new RpcError(-32602, 'Invalid Request: Invalid signature provided');
-        const id = subscribe({ kind: 'signature', signature });
-        const tx = this.ledger.getTransaction(signature);
-        // Already final: answer at once, as a validator does for a signature it has seen.
+        const level = commitment(1);
+        const id = subscribe({ kind: 'signature', signature, commitment: level });
+        const tx = this.ledger.getTransaction(signature, level);
+        // Already at the asked commitment: answer at once, as a validator does for a signature it has seen.
         if (tx !== null) setImmediate(() => this.notifySignature(subscriptions, id, tx.slot, tx.err));
         return id;
       }
@@ -168,60 +205,132 @@ export class PubSub {
     }
   }
 
-  private publish({ tx, accountWrites }: LedgerCommit): void {
-    const slot = tx.slot;
-    const context = { slot };
-    const signature = tx.signatures[0] as string;
-    const keys = new Set(tx.accountKeys);
+  private publish(event: LedgerEvent): void {
+    const { slot } = event;
+    switch (event.type) {
+      case 'slotStarted': {
+        // A validator announces a slot when it creates the bank, with the root it has then.
+        const root = this.ledger.slot('finalized');
+        const timestamp = Date.now();
+        this.toNodeWatchers('slot', () => ({ parent: slot.parent, slot: slot.slot, root }));
+        this.toNodeWatchers('slotsUpdates', () => ({ type: 'firstShredReceived', slot: slot.slot, timestamp }));
+        this.toNodeWatchers('slotsUpdates', () => ({
+          type: 'createdBank',
+          parent: slot.parent,
+          slot: slot.slot,
+          timestamp,
+        }));
+        break;
+      }
+      case 'transaction':
+        break;
+      case 'slotProcessed': {
+        const timestamp = Date.now();
+        const failed = slot.transactions.filter((tx) => tx.err !== null).length;
+        this.toNodeWatchers('slotsUpdates', () => ({ type: 'completed', slot: slot.slot, timestamp }));
+        this.toNodeWatchers('slotsUpdates', () => ({
+          type: 'frozen',
+          slot: slot.slot,
+          timestamp,
+          stats: {
+            numTransactionEntries: slot.transactions.length,
+            numSuccessfulTransactions: slot.transactions.length - failed,
+            numFailedTransactions: failed,
+            maxTransactionsPerEntry: Math.min(1, slot.transactions.length),
+          },
+        }));
+        this.notifyBank(slot, 'processed');
+        break;
+      }
+      case 'slotConfirmed':
+        this.toNodeWatchers('slotsUpdates', () => ({
+          type: 'optimisticConfirmation',
+          slot: slot.slot,
+          timestamp: Date.now(),
+        }));
+        this.notifyBank(slot, 'confirmed');
+        break;
+      case 'slotFinalized':
+        this.toNodeWatchers('slotsUpdates', () => ({ type: 'root', slot: slot.slot, timestamp: Date.now() }));
+        this.notifyBank(slot, 'finalized');
+        break;
+      case 'slotDead':
+        this.toNodeWatchers('slotsUpdates', () => ({
+          type: 'dead',
+          slot: slot.slot,
+          timestamp: Date.now(),
+          err: slot.deadError ?? '',
+        }));
+        this.notifyReverted(slot);
+        break;
+    }
+  }
+
+  private toNodeWatchers(kind: 'slot' | 'slotsUpdates', result: () => unknown): void {
+    for (const [socket, subs] of this.sockets) {
+      for (const [id, sub] of subs) if (sub.kind === kind) this.notify(socket, kind, id, result());
+    }
+  }
+
+  /** What `slot` did, to the subscriptions at `commitment`. */
+  private notifyBank(slot: LedgerSlot, commitment: Commitment): void {
+    const context = { slot: slot.slot };
     for (const [socket, subs] of this.sockets) {
       for (const [id, sub] of subs) {
+        if (sub.kind === 'slot' || sub.kind === 'slotsUpdates' || sub.commitment !== commitment) continue;
         switch (sub.kind) {
-          case 'slot':
-            this.notify(socket, 'slot', id, {
-              parent: slot - 1,
-              slot,
-              root: slot - 1,
-            });
-            break;
           case 'logs':
-            if (sub.mentions === null || keys.has(sub.mentions)) {
+            for (const tx of slot.transactions) {
+              if (sub.mentions !== null && !tx.accountKeys.includes(sub.mentions)) continue;
               this.notify(socket, 'logs', id, {
                 context,
-                value: { signature, err: tx.err, logs: tx.logMessages },
+                value: { signature: tx.signatures[0], err: tx.err, logs: tx.logMessages },
               });
             }
             break;
           case 'program':
-            for (const write of accountWrites) {
-              if (write.owner !== sub.program || !sub.matches(write.data)) continue;
+            for (const { account } of slot.updates) {
+              if (account.owner !== sub.program || !sub.matches(account.data)) continue;
               this.notify(socket, 'program', id, {
                 context,
-                value: {
-                  pubkey: write.pubkey,
-                  account: encodeAccount({ account: write }),
-                },
+                value: { pubkey: account.pubkey, account: encodeAccount({ account }) },
               });
             }
             break;
-          case 'account':
-            for (const write of accountWrites) {
-              if (write.pubkey === sub.pubkey)
-                this.notify(socket, 'account', id, {
-                  context,
-                  value: encodeAccount({ account: write }),
-                });
-            }
+          case 'account': {
+            const last = slot.updates.filter((u) => u.account.pubkey === sub.pubkey).pop();
+            if (last === undefined) break;
+            sub.lastNotifiedSlot = slot.slot;
+            this.notify(socket, 'account', id, { context, value: encodeAccount(last) });
             break;
-          case 'signature':
-            if (sub.signature === signature) {
-              this.notify(socket, 'signature', id, {
-                context,
-                value: { err: tx.err },
-              });
-              subs.delete(id);
-            }
+          }
+          case 'signature': {
+            const tx = slot.transactions.find((t) => t.signatures[0] === sub.signature);
+            if (tx === undefined) break;
+            this.notify(socket, 'signature', id, { context, value: { err: tx.err } });
+            subs.delete(id);
             break;
+          }
         }
+      }
+    }
+  }
+
+  /** A validator re-sends a processed account subscription the account once its fork is gone. */
+  private notifyReverted(dead: LedgerSlot): void {
+    const written = new Set(dead.updates.map((u) => u.account.pubkey));
+    const context = { slot: this.ledger.slot('processed') };
+    for (const [socket, subs] of this.sockets) {
+      for (const [id, sub] of subs) {
+        if (sub.kind !== 'account' || sub.commitment !== 'processed' || !written.has(sub.pubkey)) continue;
+        const stored = this.ledger.getStoredAccount(sub.pubkey, 'processed');
+        const modified = stored?.slot ?? 0;
+        if (modified === sub.lastNotifiedSlot) continue;
+        sub.lastNotifiedSlot = modified;
+        this.notify(socket, 'account', id, {
+          context,
+          value: stored === null ? MISSING_ACCOUNT : encodeAccount(stored),
+        });
       }
     }
   }

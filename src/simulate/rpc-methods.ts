@@ -1,7 +1,8 @@
 // The JSON-RPC methods of the local cluster, in the shapes a Solana validator returns them (the
 // subset solstream and its tests use). Pure functions of the ledger; transport is rpc-server.ts.
 import { utils } from '@coral-xyz/anchor';
-import type { LocalLedger, StoredAccount, StoredTransaction } from './ledger.ts';
+import { parseCommitment, type Commitment, type SlotStatus } from './commitment.ts';
+import { MAX_PROCESSING_AGE, type LocalLedger, type StoredAccount, type StoredTransaction } from './ledger.ts';
 
 const bs58 = utils.bytes.bs58;
 
@@ -18,6 +19,8 @@ export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** The error's `data` member, when the validator sends one. */
+    readonly data?: unknown,
   ) {
     super(message);
     this.name = 'RpcError';
@@ -50,10 +53,32 @@ function isBase58Of(value: string, length: number): boolean {
   }
 }
 
-const context = (ledger: LocalLedger) => ({
-  slot: ledger.slot(),
-  apiVersion: API_VERSION,
-});
+/** The commitment a request asks for (`config.commitment`); validators default to `finalized`. */
+function commitmentOf(cfg: Record<string, unknown>): Commitment {
+  if (cfg.commitment === undefined || cfg.commitment === null) return 'finalized';
+  const commitment = parseCommitment(cfg.commitment);
+  if (commitment === null) throw invalidParams(`unknown commitment ${JSON.stringify(cfg.commitment)}`);
+  return commitment;
+}
+
+/** Methods that read the ledger's history refuse `processed`, as a validator does. */
+function atLeastConfirmed(cfg: Record<string, unknown>): Commitment {
+  const commitment = commitmentOf(cfg);
+  if (commitment === 'processed') throw invalidParams('Method does not support commitment below `confirmed`');
+  return commitment;
+}
+
+/** The slot a read at `commitment` sees, checked against the request's `minContextSlot`. */
+function contextSlot(ledger: LocalLedger, cfg: Record<string, unknown>, commitment: Commitment): number {
+  const slot = ledger.slot(commitment);
+  const min = cfg.minContextSlot;
+  if (typeof min === 'number' && slot < min) {
+    throw new RpcError(-32016, 'Minimum context slot has not been reached', { contextSlot: slot });
+  }
+  return slot;
+}
+
+const context = (slot: number) => ({ slot, apiVersion: API_VERSION });
 
 /** An account in the `base64` encoding. */
 export function encodeAccount(stored: Pick<StoredAccount, 'account'>) {
@@ -144,42 +169,80 @@ export function encodeTransaction(tx: StoredTransaction, versioned: boolean) {
   };
 }
 
+/** How settled a transaction's slot is, as getSignatureStatuses and getSignaturesForAddress say. */
+function confirmationStatus(status: SlotStatus): Commitment {
+  return status === 'dead' ? 'processed' : status;
+}
+
 const METHODS: Record<string, Method> = {
   getHealth: () => 'ok',
   getVersion: () => CLUSTER_VERSION,
   getGenesisHash: (ledger) => ledger.blockhash(0),
-  getSlot: (ledger) => ledger.slot(),
-  getBlockHeight: (ledger) => ledger.slot(),
-  getEpochInfo: (ledger) => ({
-    absoluteSlot: ledger.slot(),
-    blockHeight: ledger.slot(),
-    epoch: Math.floor(ledger.slot() / 432_000),
-    slotIndex: ledger.slot() % 432_000,
-    slotsInEpoch: 432_000,
-    transactionCount: ledger.transactionCount(),
-  }),
-  getLatestBlockhash: (ledger) => ({
-    context: context(ledger),
-    value: {
-      blockhash: ledger.blockhash(),
-      lastValidBlockHeight: ledger.slot() + 150,
-    },
-  }),
+  getSlot: (ledger, params) => {
+    const cfg = config(params, 0);
+    return contextSlot(ledger, cfg, commitmentOf(cfg));
+  },
+  getBlockHeight: (ledger, params) => {
+    const cfg = config(params, 0);
+    const commitment = commitmentOf(cfg);
+    contextSlot(ledger, cfg, commitment);
+    return ledger.tip(commitment).blockHeight;
+  },
+  getEpochInfo: (ledger, params) => {
+    const cfg = config(params, 0);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
+    return {
+      absoluteSlot: slot,
+      blockHeight: ledger.tip(commitment).blockHeight,
+      epoch: Math.floor(slot / 432_000),
+      slotIndex: slot % 432_000,
+      slotsInEpoch: 432_000,
+      transactionCount: ledger.transactionCount(),
+    };
+  },
+  getLatestBlockhash: (ledger, params) => {
+    const cfg = config(params, 0);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
+    const tip = ledger.tip(commitment);
+    return {
+      context: context(slot),
+      value: { blockhash: tip.blockhash, lastValidBlockHeight: tip.blockHeight + MAX_PROCESSING_AGE },
+    };
+  },
+  isBlockhashValid: (ledger, params) => {
+    const blockhash = params[0];
+    if (typeof blockhash !== 'string' || !isBase58Of(blockhash, 32)) throw invalidParams('Invalid param: WrongSize');
+    const cfg = config(params, 1);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
+    return { context: context(slot), value: ledger.isBlockhashValid(blockhash, commitment) };
+  },
   getMinimumBalanceForRentExemption: (_ledger, params) => {
     const size = params[0];
     if (typeof size !== 'number' || size < 0) throw invalidParams('data length must be a number');
     return (size + 128) * 6960;
   },
-  getBalance: (ledger, params) => ({
-    context: context(ledger),
-    value: Number(ledger.getAccount(pubkeyParam(params, 0))?.lamports ?? 0n),
-  }),
+  getBalance: (ledger, params) => {
+    const pubkey = pubkeyParam(params, 0);
+    const cfg = config(params, 1);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
+    return {
+      context: context(slot),
+      value: Number(ledger.getStoredAccount(pubkey, commitment)?.account.lamports ?? 0n),
+    };
+  },
   getAccountInfo: (ledger, params) => {
     const pubkey = pubkeyParam(params, 0);
-    checkEncoding(config(params, 1));
-    const stored = ledger.getStoredAccount(pubkey);
+    const cfg = config(params, 1);
+    checkEncoding(cfg);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
+    const stored = ledger.getStoredAccount(pubkey, commitment);
     return {
-      context: context(ledger),
+      context: context(slot),
       value: stored === null ? null : encodeAccount(stored),
     };
   },
@@ -188,23 +251,28 @@ const METHODS: Record<string, Method> = {
     if (!Array.isArray(keys) || keys.length > MAX_MULTIPLE_ACCOUNTS) {
       throw invalidParams(`expected an array of at most ${MAX_MULTIPLE_ACCOUNTS} pubkeys`);
     }
-    checkEncoding(config(params, 1));
+    const cfg = config(params, 1);
+    checkEncoding(cfg);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
     const value = keys.map((_, i) => {
-      const stored = ledger.getStoredAccount(pubkeyParam(keys, i));
+      const stored = ledger.getStoredAccount(pubkeyParam(keys, i), commitment);
       return stored === null ? null : encodeAccount(stored);
     });
-    return { context: context(ledger), value };
+    return { context: context(slot), value };
   },
   getProgramAccounts: (ledger, params) => {
     const program = pubkeyParam(params, 0);
     const cfg = config(params, 1);
     checkEncoding(cfg);
     const matches = compileFilters(cfg.filters);
+    const commitment = commitmentOf(cfg);
+    const slot = contextSlot(ledger, cfg, commitment);
     const value = ledger
-      .accountsOwnedBy(program)
+      .accountsOwnedBy(program, commitment)
       .filter(([, stored]) => matches(stored.account.data))
       .map(([pubkey, stored]) => ({ pubkey, account: encodeAccount(stored) }));
-    return cfg.withContext === true ? { context: context(ledger), value } : value;
+    return cfg.withContext === true ? { context: context(slot), value } : value;
   },
   getSignaturesForAddress: (ledger, params) => {
     const address = pubkeyParam(params, 0);
@@ -217,9 +285,12 @@ const METHODS: Record<string, Method> = {
       const v = cfg[name];
       if (v !== undefined && (typeof v !== 'string' || !isBase58Of(v, 64))) throw invalidParams(`Invalid ${name}`);
     }
+    const commitment = atLeastConfirmed(cfg);
+    contextSlot(ledger, cfg, commitment);
     return ledger
       .signaturesForAddress(address, {
         limit,
+        commitment,
         ...(typeof cfg.before === 'string' ? { before: cfg.before } : {}),
         ...(typeof cfg.until === 'string' ? { until: cfg.until } : {}),
       })
@@ -229,7 +300,7 @@ const METHODS: Record<string, Method> = {
         err: tx.err,
         memo: null,
         blockTime: tx.blockTime,
-        confirmationStatus: 'finalized',
+        confirmationStatus: confirmationStatus(ledger.transactionStatus(tx.signatures[0] as string)?.status ?? 'dead'),
       }));
   },
   getTransaction: (ledger, params) => {
@@ -239,23 +310,27 @@ const METHODS: Record<string, Method> = {
     const encoding = cfg.encoding ?? 'json';
     if (encoding !== 'json')
       throw invalidParams(`the local cluster serves transactions as json only, not ${String(encoding)}`);
-    const tx = ledger.getTransaction(signature);
+    const tx = ledger.getTransaction(signature, atLeastConfirmed(cfg));
     return tx === null ? null : encodeTransaction(tx, cfg.maxSupportedTransactionVersion !== undefined);
   },
   getSignatureStatuses: (ledger, params) => {
     const signatures = params[0];
     if (!Array.isArray(signatures)) throw invalidParams('expected an array of signatures');
+    const processed = ledger.tip('processed');
     return {
-      context: context(ledger),
+      context: context(processed.slot),
       value: signatures.map((signature) => {
-        const tx = typeof signature === 'string' ? ledger.getTransaction(signature) : null;
-        if (tx === null) return null;
+        const found = typeof signature === 'string' ? ledger.transactionStatus(signature) : null;
+        // A dead slot's transaction is in no bank the node still follows.
+        if (found === null || found.status === 'dead') return null;
+        const { tx, status } = found;
         return {
           slot: tx.slot,
-          confirmations: null,
+          // Rooted transactions have no count; others count the slots built on them.
+          confirmations: status === 'finalized' ? null : Math.max(0, processed.blockHeight - blockHeightOf(ledger, tx)),
           err: tx.err,
           status: tx.err === null ? { Ok: null } : { Err: tx.err },
-          confirmationStatus: 'finalized',
+          confirmationStatus: status,
         };
       }),
     };
@@ -263,11 +338,18 @@ const METHODS: Record<string, Method> = {
   getBlockTime: (ledger, params) => {
     const slot = params[0];
     if (typeof slot !== 'number') throw invalidParams('slot must be a number');
-    const time = ledger.blockTime(slot);
-    if (time === null) throw new RpcError(-32004, `Block not available for slot ${slot}`);
-    return time;
+    const info = ledger.slotInfo(slot);
+    // Only confirmed blocks have a time to give; processed and dead slots are not yet (or never) blocks.
+    if (info === null || (info.status !== 'confirmed' && info.status !== 'finalized')) {
+      throw new RpcError(-32004, `Block not available for slot ${slot}`);
+    }
+    return info.blockTime;
   },
 };
+
+function blockHeightOf(ledger: LocalLedger, tx: StoredTransaction): number {
+  return ledger.slotInfo(tx.slot)?.blockHeight ?? 0;
+}
 
 /** Runs one JSON-RPC method; throws RpcError for unknown methods and bad parameters. */
 export function callMethod(ledger: LocalLedger, method: string, params: unknown): unknown {

@@ -63,7 +63,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       const rpc = error instanceof RpcError ? error : new RpcError(-32603, (error as Error).message);
       return {
         jsonrpc: '2.0',
-        error: { code: rpc.code, message: rpc.message },
+        error: { code: rpc.code, message: rpc.message, ...(rpc.data === undefined ? {} : { data: rpc.data }) },
         id,
       };
     }

@@ -46,10 +46,21 @@ export interface SubmittedTransaction {
   readonly blockTime: number;
 }
 
+export interface SubmitOptions {
+  /**
+   * Lands the transaction on a minority fork: in a slot that only `processed` readers see and
+   * that later dies. Consecutive fork submits extend the same fork; the next submit without this
+   * flag abandons it and lands on the surviving chain.
+   */
+  readonly onFork?: boolean;
+}
+
 /** What the activity player needs from the ledger. */
 export interface SimLedger {
-  /** Applies a transaction in a new slot, stores it, and notifies PubSub subscribers. */
-  submit(tx: SimTransaction): SubmittedTransaction;
-  /** Current data of an account, or null if it does not exist (or was closed). */
+  /** Applies a transaction in a new slot, stores it, and notifies subscribers. */
+  submit(tx: SimTransaction, options?: SubmitOptions): SubmittedTransaction;
+  /** Current (processed) data of an account, or null if it does not exist (or was closed). */
   getAccount(pubkey: string): SimAccountWrite | null;
+  /** Whether a minority fork opened by `submit(…, { onFork: true })` is still alive. */
+  forkAlive(): boolean;
 }

@@ -10,7 +10,7 @@ import type { ServerMessage } from '../../src/wire/protocol.ts';
 import { startServer } from '../../src/http/server.ts';
 import { startIngester } from '../../src/ingest/ingester.ts';
 import { silentLogger } from '../../src/log.ts';
-import { buildDecoders, parseProgramsConfig } from '../../src/programs/registry.ts';
+import { buildPrograms, parseProgramsConfig } from '../../src/programs/registry.ts';
 import { startLocalCluster } from '../../src/simulate/cluster.ts';
 import { DIALECTS, createTestDatabase } from '../support/database.ts';
 
@@ -65,8 +65,8 @@ for (const dialect of DIALECTS) {
         });
         for (const topic of EXPECTED) socket.send(JSON.stringify({ type: 'subscribe', id: topic, topic }));
 
-        const decoders = buildDecoders(parseProgramsConfig(undefined), {});
-        ingester = startIngester({ db: database.db, config, decoders, feed, logger: silentLogger });
+        const programs = buildPrograms(parseProgramsConfig(undefined), {});
+        ingester = startIngester({ db: database.db, config, programs, feed, logger: silentLogger });
 
         const deadline = Date.now() + 100_000;
         while (EXPECTED.some((topic) => (seen.get(topic) ?? 0) === 0)) {

@@ -1,36 +1,29 @@
+// The ingester in-process, with the real programs, through the real web3.js Connection against the
+// local cluster's RPC server, on both databases. After each scenario the database is compared with
+// the ground truth read back from the cluster (test/support/ground-truth.ts).
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { loadSolanaConfig } from '../../src/config.ts';
+import { claimLease } from '../../src/db/locks.ts';
 import { startIngester, type Ingester } from '../../src/ingest/ingester.ts';
+import { buildPrograms, parseProgramsConfig } from '../../src/programs/registry.ts';
+import { ActivityScript } from '../../src/simulate/activity/player.ts';
 import { LocalLedger } from '../../src/simulate/ledger.ts';
 import { startRpcServer, type RpcServer } from '../../src/simulate/rpc-server.ts';
 import { DIALECTS, createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { offerTransaction, sampleDecoder, testKey, type Offer } from '../simulate/sample-program.ts';
-
-async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { chainTruth, differences } from '../support/ground-truth.ts';
+import { pubkey } from '../support/keys.ts';
+import { only } from '../support/program-harness.ts';
+import { eventually } from '../support/processes.ts';
 
 for (const dialect of DIALECTS) {
   describe(`ingester through web3.js and the local cluster (${dialect})`, function () {
-    this.timeout(60_000);
-    const programId = testKey(`ingest-program-${dialect}`);
+    this.timeout(120_000);
     let test: TestDatabase;
     let ledger: LocalLedger;
-    let server: RpcServer;
+    let server: RpcServer | null;
     let ingester: Ingester | null;
     let logLines: Record<string, unknown>[];
-    let offers: Map<string, Offer>;
-    let events: { signature: string; escrow: string; kind: string; slot: number }[];
-    let serial = 0;
 
     const logger = () =>
       pino(
@@ -38,161 +31,170 @@ for (const dialect of DIALECTS) {
         { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
       );
 
-    const start = () => {
-      const env = { SOLANA_RPC_URL: server.rpcUrl, SOLANA_WS_URL: server.wsUrl, SOLSTREAM_RPC_RETRY_BASE_MS: '10' };
+    const start = (
+      options: { lease?: Parameters<typeof startIngester>[0]['lease']; onFailure?: (e: Error) => void } = {},
+    ) => {
+      const env = {
+        SOLANA_RPC_URL: server!.rpcUrl,
+        SOLANA_WS_URL: server!.wsUrl,
+        SOLSTREAM_RPC_RETRY_BASE_MS: '10',
+        SOLSTREAM_BACKFILL_PAGE_SIZE: '25',
+      };
       ingester = startIngester({
         db: test.db,
         config: { solana: loadSolanaConfig(env) },
-        decoders: [sampleDecoder(programId)],
+        programs: buildPrograms(parseProgramsConfig(undefined)),
         logger: logger(),
+        ...options,
       });
       return ingester;
     };
 
-    /** Plays one step of an offer's life: created, then funded, then completed. */
-    const play = (state: Offer['state'] = 'created', existing?: Offer): Offer => {
-      const n = serial++;
-      const offer: Offer = existing
-        ? { ...existing, state }
-        : {
-            pubkey: testKey(`${dialect}-offer-${n}`),
-            maker: testKey(`${dialect}-maker-${n % 3}`),
-            mintA: testKey('mint-a'),
-            mintB: testKey('mint-b'),
-            amountA: n === 0 ? 18446744073709551615n : BigInt(1000 + n),
-            amountB: BigInt(n),
-            state,
-          };
-      const { signature, slot } = ledger.submit(offerTransaction(programId, offer));
-      offers.set(offer.pubkey, offer);
-      events.push({ signature, escrow: offer.pubkey, kind: state, slot });
-      return offer;
+    const play = (script: ActivityScript, n: number) => {
+      for (let i = 0; i < n; i++) ledger.submit(script.next());
     };
 
-    const rows = async (sql: string) => (await test.db.sequelize.query(sql))[0] as Record<string, unknown>[];
-
-    const expectExactRows = async () => {
-      const escrows = await rows('SELECT pubkey, amount_a, amount_b, state, maker FROM escrows ORDER BY pubkey');
-      const expected = [...offers.values()]
-        .sort((a, b) => (a.pubkey < b.pubkey ? -1 : 1))
-        .map((o) => ({
-          pubkey: o.pubkey,
-          amount_a: o.amountA.toString(),
-          amount_b: o.amountB.toString(),
-          state: o.state,
-          maker: o.maker,
-        }));
-      expect(escrows.map((r) => ({ ...r, amount_a: String(r.amount_a), amount_b: String(r.amount_b) }))).to.deep.equal(
-        expected,
-      );
-      const got = await rows('SELECT signature, escrow_pubkey, event_type, slot FROM escrow_events ORDER BY slot');
-      expect(
-        got.map((r) => ({ signature: r.signature, escrow: r.escrow_pubkey, kind: r.event_type, slot: Number(r.slot) })),
-      ).to.deep.equal(events);
-    };
-
-    const waitForAll = async () => {
-      await eventually(
-        async () => (await rows('SELECT count(*) AS n FROM escrow_events'))[0]!.n == events.length,
-        `${events.length} events`,
-      );
+    /** Waits until the database holds exactly what the cluster holds. */
+    const expectExact = async (tables?: readonly string[]) => {
       await ingester!.settled();
+      const truth = await chainTruth(server!.rpcUrl);
+      let last: string[] = [];
+      try {
+        await eventually(
+          async () => (last = await differences(test.db, truth, tables)).length === 0,
+          'the database to equal the chain',
+          30_000,
+          100,
+        );
+      } catch {
+        expect(last.slice(0, 30), `${last.length} differences`).to.deep.equal([]);
+      }
+      expect(logLines.filter((l) => Number(l.level) >= 50)).to.deep.equal([]);
     };
 
     beforeEach(async () => {
       test = await createTestDatabase(dialect);
       ledger = new LocalLedger({ seed: `ingest-${dialect}`, firstSlot: 500 });
       logLines = [];
-      offers = new Map();
-      events = [];
       ingester = null;
+      server = null;
     });
 
     afterEach(async () => {
       await ingester?.close();
-      await server.close();
+      await server?.close();
       await test.drop();
     });
 
-    it('writes exactly the rows of live activity, and checkpoints the last transaction', async () => {
+    it('stores exactly the chain: history before the first start, then live activity, with checkpoints', async () => {
+      const script = new ActivityScript({ seed: 3 });
+      play(script, 150);
       server = await startRpcServer({ ledger });
-      const before = play('created');
       await start().ready;
-      const first = play('created');
-      play('funded', first);
-      play('completed', first);
-      for (let i = 0; i < 20; i++) play('created');
-      await waitForAll();
-      // The offer made before the first start comes from the program's accounts and recent history.
-      expect(offers.has(before.pubkey)).to.equal(true);
-      await expectExactRows();
-      const [checkpoint] = await rows('SELECT program_id, slot, signature FROM solstream_checkpoints');
-      expect(checkpoint).to.deep.include({ program_id: programId, signature: events.at(-1)!.signature });
+      play(script, 60);
+      await expectExact();
+      const [rows] = await test.db.sequelize.query('SELECT program_id, signature FROM solstream_checkpoints');
+      expect(rows).to.have.length(4);
     });
 
     it('fills the gap left while it was stopped, exactly', async () => {
+      const script = new ActivityScript({ seed: 4 });
+      play(script, 40);
       server = await startRpcServer({ ledger });
       await start().ready;
-      const a = play('created');
-      play('created');
-      await waitForAll();
+      play(script, 20);
+      await ingester!.settled();
       await ingester!.close();
-
-      play('funded', a);
-      for (let i = 0; i < 30; i++) play('created');
-      play('completed', a);
-
+      play(script, 80);
       await start().ready;
-      await waitForAll();
-      await expectExactRows();
-      expect(ingester!.stats.backfilledTransactions).to.equal(32);
+      play(script, 10);
+      await expectExact();
     });
 
     it('misses nothing when the RPC websocket drops mid-stream', async () => {
+      const script = new ActivityScript({ seed: 5 });
+      play(script, 30);
       server = await startRpcServer({ ledger });
       await start().ready;
-      for (let i = 0; i < 5; i++) play('created');
-      await waitForAll();
+      play(script, 10);
+      await ingester!.settled();
       server.dropConnections();
       // Activity while web3.js is reconnecting (it waits a second before it tries).
-      const a = play('created');
-      for (let i = 0; i < 5; i++) play('created');
-      play('funded', a);
-      await eventually(() => ingester!.stats.catchUps >= 2, 'a catch-up after the reconnect');
-      for (let i = 0; i < 5; i++) play('created');
-      await waitForAll();
-      await expectExactRows();
-      expect(ingester!.stats.reconnects).to.equal(1);
+      play(script, 30);
+      await eventually(async () => ingester!.stats.catchUps >= 2, 'a catch-up after the reconnect');
+      play(script, 10);
+      await expectExact();
+      expect(ingester!.stats.gaps).to.be.greaterThan(0);
+    });
+
+    it('ends pool reserves at the vaults after the last event: loaded at first start, then history, live swaps and a drop', async () => {
+      const script = only('cpSwap', { seed: 6 });
+      play(script, 40);
+      server = await startRpcServer({ ledger });
+      await start().ready;
+      play(script, 25);
+      await ingester!.settled();
+      server.dropConnections();
+      play(script, 25);
+      await eventually(async () => ingester!.stats.catchUps >= 2, 'a catch-up after the reconnect');
+      play(script, 25);
+      await expectExact(['pools', 'swaps', 'liquidity_events', 'transactions']);
     });
 
     it('writes no duplicate rows when every notification arrives twice', async () => {
+      const script = new ActivityScript({ seed: 7 });
       server = await startRpcServer({ ledger, duplicateNotifications: true });
       await start().ready;
-      const a = play('created');
-      play('funded', a);
-      for (let i = 0; i < 10; i++) play('created');
-      await eventually(() => ingester!.stats.transactions >= 2 * events.length, 'every duplicate processed');
-      await waitForAll();
-      await expectExactRows();
+      play(script, 60);
+      await expectExact();
     });
 
-    it('logs account data that does not decode with its pubkey and carries on', async () => {
+    it('logs account data that does not decode as an error with its pubkey, counts it, and carries on', async () => {
+      const script = only('escrow', { seed: 8 });
       server = await startRpcServer({ ledger });
       await start().ready;
-      const garbage = testKey(`${dialect}-garbage`);
+      const garbage = pubkey();
       ledger.submit({
-        feePayer: testKey('payer'),
+        feePayer: pubkey(),
         instructions: [],
         logMessages: [],
-        accountWrites: [{ pubkey: garbage, owner: programId, lamports: 1n, data: Uint8Array.from([1, 2, 3]) }],
+        // The escrow program's Offer discriminator, then too few bytes for an Offer.
+        accountWrites: [
+          {
+            pubkey: garbage,
+            owner: 'qbuMdeYxYJXBjU6C6qFKjZKjXmrU83eDQomHdrch826',
+            lamports: 1n,
+            data: Uint8Array.from([215, 88, 60, 71, 170, 162, 73, 229, 1, 2, 3]),
+          },
+        ],
       });
-      play('created');
-      await waitForAll();
-      await expectExactRows();
-      await eventually(() => logLines.some((l) => l.pubkey === garbage), 'the log line');
+      play(script, 10);
+      await eventually(async () => logLines.some((l) => l.pubkey === garbage), 'the error line');
       const line = logLines.find((l) => l.pubkey === garbage)!;
-      expect(line.msg).to.match(/does not decode/);
-      expect(ingester!.stats.decodeErrors).to.equal(1);
+      expect(line).to.include({ level: 50, reason: 'decode_error' });
+      expect(ingester!.stats.skipped.decode_error).to.equal(1);
+      logLines = logLines.filter((l) => l !== line);
+      await expectExact();
+    });
+
+    it('stops writing once another process has claimed the ingest lease', async () => {
+      const script = new ActivityScript({ seed: 9 });
+      server = await startRpcServer({ ledger });
+      const lease = await claimLease(test.db, 'ingest', 'this test');
+      let failure: Error | null = null;
+      await start({ lease, onFailure: (e) => (failure = e) }).ready;
+      play(script, 10);
+      await ingester!.settled();
+      const count = async () =>
+        Number(
+          ((await test.db.sequelize.query('SELECT count(*) AS n FROM transactions'))[0] as { n: unknown }[])[0]?.n,
+        );
+      const before = await count();
+      await claimLease(test.db, 'ingest', 'another process');
+      play(script, 10);
+      await eventually(async () => failure !== null, 'the ingester to stop');
+      expect(String(failure)).to.contain('another process');
+      expect(await count()).to.equal(before);
     });
   });
 }

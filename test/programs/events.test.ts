@@ -1,9 +1,10 @@
+import type { UnknownDiscriminatorReport } from '../../src/programs/events.ts';
 import { expect } from 'chai';
 import BN from 'bn.js';
 import { PublicKey } from '@solana/web3.js';
 import {
   cpSwapCodec,
-  createRaydiumCpSwapDecoder,
+  createRaydiumCpSwapProgram,
   RAYDIUM_CP_SWAP_PROGRAM_ID,
 } from '../../src/programs/raydium-cp-swap.ts';
 import { decodeEvents, DecodeStats, eventCpiData, logDataPayloads } from '../../src/programs/events.ts';
@@ -95,8 +96,8 @@ describe('event mechanism', () => {
   });
 
   it('counts an unknown discriminator and reports it with its signature instead of failing', () => {
-    const reports: unknown[] = [];
-    const decoder = createRaydiumCpSwapDecoder({ onUnknown: (r) => reports.push(r) });
+    const reports: UnknownDiscriminatorReport[] = [];
+    const decoder = createRaydiumCpSwapProgram({ onUnknown: (r) => reports.push(r) });
     const unknown = Buffer.concat([Buffer.from('ffeeddccbbaa9988', 'hex'), Buffer.alloc(16)]);
     decoder.decodeTransaction(
       input(
@@ -143,7 +144,7 @@ describe('event mechanism', () => {
       fund_owner: new PublicKey(USER),
       padding: Array.from({ length: 16 }, () => new BN(0)),
     });
-    expect(() => createRaydiumCpSwapDecoder().decodeAccount(POOL, config.subarray(0, 40), 5))
+    expect(() => createRaydiumCpSwapProgram().decodeAccount(POOL, config.subarray(0, 40)))
       .to.throw(DecodeError)
       .with.property('where')
       .that.deep.equals({ pubkey: POOL });

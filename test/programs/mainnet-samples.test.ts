@@ -1,5 +1,5 @@
-// Real mainnet data, as published by the public sources named in fixtures/README.md, through the
-// real decoders. Expected values are the ones the sources state (mints, amounts, prices) or that
+// Real mainnet data, as published by the public sources named in ../shared/reference/README.md
+// (read from there, never copied into the repository), through the real programs. Expected values are the ones the sources state (mints, amounts, prices) or that
 // can be checked independently (pool and list-state addresses are the program's PDAs of the decoded
 // fields; a listing's price equals its list instruction's argument).
 //
@@ -11,7 +11,6 @@
 //   source, so the pool rows themselves (which need the config's trade fee) cannot be shown; the
 //   SwapEvent samples are "Program data:" payloads without their transaction's instructions.
 // - Escrow: the program-examples escrow is not deployed on mainnet, so there is nothing to sample.
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import {
   Message,
@@ -27,17 +26,29 @@ import { DecodeStats, decodeAccountData, decodeEvents, pubkeyString, u64Of } fro
 import {
   RAYDIUM_CP_SWAP_PROGRAM_ID,
   cpSwapCodec,
-  createRaydiumCpSwapDecoder,
+  createRaydiumCpSwapProgram,
 } from '../../src/programs/raydium-cp-swap.ts';
 import {
   TENSOR_MARKETPLACE_PROGRAM_ID,
-  createTensorMarketplaceDecoder,
+  createTensorMarketplaceProgram,
   tensorCodec,
 } from '../../src/programs/tensor-marketplace.ts';
-import { DecodeError, type TransactionInput } from '../../src/programs/types.ts';
+import { DecodeError, type MapContext, type TransactionInput } from '../../src/programs/types.ts';
+import { referenceJson } from '../support/reference.ts';
+
+/** A context for mappings that need nothing: any read would fail the test. */
+const noContext: MapContext = {
+  row: () => Promise.reject(new Error('no rows here')),
+  accounts: () => Promise.reject(new Error('no chain here')),
+  history: () => Promise.reject(new Error('no chain here')),
+  cache: new Map(),
+  skip: (reason, details) => {
+    throw new Error(`unexpected skip ${reason}: ${JSON.stringify(details)}`);
+  },
+};
 
 function fixture<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8')) as T;
+  return referenceJson<T>(`mainnet-samples/${path}`);
 }
 
 interface AccountFixture {
@@ -89,8 +100,16 @@ describe('real mainnet samples', () => {
       },
     ];
 
-    it('reads two published WSOL pools of config D4FPEru… field by field and holds them until that AmmConfig is decoded', () => {
-      const decoder = createRaydiumCpSwapDecoder();
+    it('reads two published WSOL pools of config D4FPEru… field by field, and writes no pool while that AmmConfig cannot be read', async () => {
+      const decoder = createRaydiumCpSwapProgram();
+      const skips: string[] = [];
+      const noChain: MapContext = {
+        row: async () => null,
+        accounts: async (pubkeys) => ({ slot: 1, values: pubkeys.map(() => null) }),
+        history: async () => [],
+        cache: new Map(),
+        skip: (reason) => skips.push(reason),
+      };
       for (const [i, pool] of pools.entries()) {
         const sample = fixture<AccountFixture>(pool.file);
         const pubkey = sample.pubkey ?? '';
@@ -114,10 +133,15 @@ describe('real mainnet samples', () => {
           CP_SWAP,
         );
         expect(pda.toBase58()).to.equal(pubkey);
-        // Through the decoder itself: no row yet, the pool waits for its config's trade fee.
-        expect(decoder.decodeAccount(pubkey, data, 300_000_000 + i)).to.deep.equal([]);
-        expect(decoder.heldCount).to.equal(i + 1);
+        // Through the program: its fee rate is its config's, which is not published: no row, and
+        // the skip is counted (an operator sees it), instead of a row with a made-up fee.
+        const state = decoder.decodeAccount(pubkey, data);
+        expect(state).to.include({ kind: 'pool', config: AMM_CONFIG_INDEX_0 });
+        const input = { pubkey, data, slot: 300_000_000 + i, origin: 'load' as const };
+        expect(await decoder.mapAccount(state!, input, noChain)).to.deep.equal([]);
+        expect(skips).to.have.length(i + 1);
       }
+      expect(new Set(skips)).to.deep.equal(new Set(['parent_unavailable']));
       expect(decoder.stats.unknownDiscriminators).to.equal(0);
     });
 
@@ -130,6 +154,7 @@ describe('real mainnet samples', () => {
         fee: 0n,
         err: null,
         accountKeys: [RAYDIUM_CP_SWAP_PROGRAM_ID],
+        writable: [false],
         instructions: [],
         innerInstructions: new Map(),
         logMessages: [
@@ -189,7 +214,7 @@ describe('real mainnet samples', () => {
 
     it('refuses a published SwapEvent without its swap instruction, naming the signature', () => {
       const sample = fixture<EventFixture>('raydium-cp-swap/swap-event-4kKAK8GF.json');
-      const decoder = createRaydiumCpSwapDecoder();
+      const decoder = createRaydiumCpSwapProgram();
       let error: unknown;
       try {
         decoder.decodeTransaction(eventOnly(sample));
@@ -242,10 +267,11 @@ describe('real mainnet samples', () => {
       return toTransactionInput(json.transaction.signatures[0] ?? '', response);
     }
 
-    it('maps the list transaction 1124XKHm… to its transaction row and an active listing at the listed price', () => {
+    it('maps the list transaction 1124XKHm… to its transaction row and an active listing at the listed price', async () => {
       const json = fixture<RpcTransaction>('tensor-marketplace/list-tx-1124XKHm.json');
-      const decoder = createTensorMarketplaceDecoder();
-      const rows = decoder.decodeTransaction(transactionInput(json));
+      const decoder = createTensorMarketplaceProgram();
+      const input = transactionInput(json);
+      const rows = await decoder.mapTransaction(decoder.decodeTransaction(input)!, input, noContext);
       const seller = '3Rieh6ht56egqBZ7WmoDQNnYtGWAAPdbHRiZDCGuXMPm';
       const listState = '5jsG97cFkR9y95eVmrbji8CdAWxMsN9bXEpTLhvaErZZ';
       const asset = 'Be4zr2WGNkVqEHtSX4fiTf5QTjS3beStsXA1gm4cSHVA';
@@ -286,7 +312,7 @@ describe('real mainnet samples', () => {
       expect(u64Of(args?.data['amount']).toString()).to.equal('150000');
     });
 
-    it('maps the published ListState of asset Ecob3R5t… to an active listing', () => {
+    it('maps the published ListState of asset Ecob3R5t… to an active listing', async () => {
       const sample = fixture<AccountFixture>('tensor-marketplace/list-state-Ecob3R5t.json');
       const data = Buffer.from(sample.data, 'base64');
       const asset = 'Ecob3R5tdh6Y34LRdHFBCQYwBhAhCtbeNnGxXyvUxkSP';
@@ -296,7 +322,9 @@ describe('real mainnet samples', () => {
       );
       // The account stores its own bump: the derived address is the one these bytes live at.
       expect(data[9]).to.equal(bump);
-      const rows = createTensorMarketplaceDecoder().decodeAccount(listState.toBase58(), data, 250_000_000);
+      const program = createTensorMarketplaceProgram();
+      const input = { pubkey: listState.toBase58(), data, slot: 250_000_000, origin: 'load' as const };
+      const rows = await program.mapAccount(program.decodeAccount(listState.toBase58(), data)!, input, noContext);
       expect(rows).to.deep.equal([
         {
           topic: 'listings',
@@ -309,7 +337,7 @@ describe('real mainnet samples', () => {
             state: 'active',
             created_slot: 250_000_000,
           },
-          account: { pubkey: listState.toBase58(), slot: 250_000_000 },
+          account: { pubkey: listState.toBase58(), slot: 250_000_000, from: 'account' },
         },
       ]);
     });

@@ -1,14 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildDecoders, parseProgramsConfig, ProgramsConfigError } from '../../src/programs/registry.ts';
-import { IDL_DIR } from '../../src/programs/anchor-idl.ts';
+import { buildPrograms, parseProgramsConfig, ProgramsConfigError } from '../../src/programs/registry.ts';
 import { ESCROW_PROGRAM_ID } from '../../src/programs/escrow.ts';
-import { runActivity } from '../../src/simulate/activity/player.ts';
-import { decodeSimTransaction } from '../../src/simulate/activity/transaction-input.ts';
-import { LocalLedger } from '../../src/simulate/ledger.ts';
+import { ESCROW_INTERFACE } from '../../src/programs/interfaces/escrow.ts';
+import { toAnchorIdl } from '../../src/programs/interfaces/program-interface.ts';
+import { mapPlayed, only, PlayedLedger } from '../support/program-harness.ts';
 
 const REALM = 'So11111111111111111111111111111111111111112';
 
@@ -45,10 +43,10 @@ describe('program registry', () => {
     });
   }
 
-  it('builds a custom Anchor decoder from an IDL file and a mapping, and checks the mapping', () => {
+  it('builds a custom Anchor program from an IDL file and a mapping, and checks the mapping', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'solstream-idl-'));
-    const idl = join(dir, 'escrow.json');
-    copyFileSync(fileURLToPath(new URL('escrow.json', IDL_DIR)), idl);
+    // A user's IDL file: here the escrow's, as Anchor would emit it.
+    writeFileSync(join(dir, 'escrow.json'), JSON.stringify(toAnchorIdl(ESCROW_INTERFACE, ESCROW_PROGRAM_ID)));
     const mapping = {
       accounts: {
         Offer: {
@@ -70,14 +68,10 @@ describe('program registry', () => {
       JSON.stringify([{ kind: 'custom-anchor', idl: 'escrow.json', mapping: 'mapping.json' }]),
       dir,
     );
-    const [decoder] = buildDecoders(configs);
-    const played = runActivity(
-      new LocalLedger({ seed: 'custom' }),
-      { seed: 3, programs: { cpSwap: false, tensor: false, governance: false } },
-      5,
-    );
-    const rows = played.flatMap((p) => decodeSimTransaction(decoder === undefined ? [] : [decoder], p.tx, p.submitted));
-    const offer = rows.find((r) => r.topic === 'escrows');
+    const programs = buildPrograms(configs);
+    const chain = new PlayedLedger('custom');
+    const { rows } = await mapPlayed(programs, chain, chain.play(only('escrow', { seed: 3 }), 5));
+    const offer = rows.flat().find((r) => r.topic === 'escrows');
     expect(offer?.row).to.have.keys(['pubkey', 'escrow_id', 'maker', 'mint_a', 'mint_b', 'amount_b', 'created_slot']);
     expect(typeof (offer?.row as Record<string, unknown>)['amount_b']).to.equal('string');
     const bad = JSON.stringify([

@@ -1,10 +1,8 @@
-// A small escrow-like program for the transport and ingester tests: real SimTransactions (Anchor
-// style: 8-byte discriminators, "Program data:" event logs) and a ProgramDecoder for them that maps
-// to the seed's `escrows` and `escrow_events`. Independent of the real program decoders so that
-// the transport is tested on its own.
+// A small escrow-like program for the local cluster's transport tests: real SimTransactions
+// (Anchor style: 8-byte discriminators, "Program data:" event logs), independent of the real
+// programs so that the JSON-RPC and PubSub wire format is tested on its own.
 import { createHash } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
-import { DecodeError, type DecodedRow, type ProgramDecoder, type TransactionInput } from '../../src/programs/types.ts';
 import type { SimTransaction } from '../../src/simulate/types.ts';
 
 /** A deterministic public key per label. */
@@ -28,6 +26,19 @@ export interface Offer {
   readonly amountA: bigint;
   readonly amountB: bigint;
   readonly state: (typeof STATES)[number];
+}
+
+/** An offer named by `label`: its keys derive from the label, so tests own their accounts. */
+export function labelledOffer(label: string, amountB = 1n): Offer {
+  return {
+    pubkey: testKey(`offer-${label}`),
+    maker: testKey(`maker-${label}`),
+    mintA: testKey('mint-a'),
+    mintB: testKey('mint-b'),
+    amountA: 10n,
+    amountB,
+    state: 'created',
+  };
 }
 
 export function encodeOffer(offer: Offer): Uint8Array {
@@ -83,66 +94,5 @@ export function offerTransaction(programId: string, offer: Offer, kind = offer.s
         data: encodeOffer(offer),
       },
     ],
-  };
-}
-
-/** Decodes the sample program into `escrows` (from accounts) and `escrow_events` (from events). */
-export function sampleDecoder(programId: string): ProgramDecoder {
-  return {
-    name: 'sample-escrow',
-    programId,
-    domain: 'escrow',
-    decodeAccount(pubkey, data, slot): DecodedRow[] {
-      if (data.length === 0) return [];
-      const buf = Buffer.from(data);
-      if (buf.length !== OFFER_SIZE || !buf.subarray(0, 8).equals(ACCOUNT_DISC)) {
-        throw new DecodeError('not an Offer account', { pubkey });
-      }
-      const state = STATES[buf.readUInt8(120)];
-      if (state === undefined) throw new DecodeError('unknown offer state', { pubkey });
-      const escrow: DecodedRow<'escrows'> = {
-        topic: 'escrows',
-        account: { pubkey, slot },
-        row: {
-          pubkey,
-          escrow_id: buf.readBigUInt64LE(104).toString(),
-          maker: new PublicKey(buf.subarray(8, 40)).toBase58(),
-          taker: null,
-          mint_a: new PublicKey(buf.subarray(40, 72)).toBase58(),
-          mint_b: new PublicKey(buf.subarray(72, 104)).toBase58(),
-          amount_a: buf.readBigUInt64LE(104).toString(),
-          amount_b: buf.readBigUInt64LE(112).toString(),
-          vault: pubkey,
-          state,
-          created_slot: slot,
-          completed_slot: state === 'completed' ? slot : null,
-        },
-      };
-      return [escrow];
-    },
-    decodeTransaction(tx: TransactionInput): DecodedRow[] {
-      const rows: DecodedRow[] = [];
-      for (const line of tx.logMessages) {
-        if (!line.startsWith('Program data: ')) continue;
-        const buf = Buffer.from(line.slice('Program data: '.length), 'base64');
-        if (buf.length < 41 || !buf.subarray(0, 8).equals(EVENT_DISC)) {
-          throw new DecodeError('unknown event', { signature: tx.signature });
-        }
-        const escrow = new PublicKey(buf.subarray(8, 40)).toBase58();
-        const kind = buf.subarray(41, 41 + buf.readUInt8(40)).toString('utf8');
-        const event: DecodedRow<'escrow_events'> = {
-          topic: 'escrow_events',
-          row: {
-            escrow_pubkey: escrow,
-            event_type: kind,
-            signature: tx.signature,
-            slot: tx.slot,
-            data: { kind },
-          },
-        };
-        rows.push(event);
-      }
-      return rows;
-    },
   };
 }

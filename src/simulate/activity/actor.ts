@@ -17,4 +17,9 @@ export interface ProgramActor {
   setup(ctx: ActivityContext): SimTransaction[];
   /** The next thing a user of the program does. */
   next(ctx: ActivityContext): SimTransaction;
+  /**
+   * Captures the actor's state (open offers, pool reserves, proposals…) and returns a function
+   * that puts it back, so transactions played on a fork that dies leave no trace in later ones.
+   */
+  snapshot(): () => void;
 }

@@ -92,6 +92,12 @@ export class CpSwapActor implements ProgramActor {
     return txs;
   }
 
+  snapshot(): () => void {
+    // Reserves, supply and fees change in place, so each pool is copied.
+    const pools = this.pools.map((pool) => ({ ...pool }));
+    return () => void this.pools.splice(0, this.pools.length, ...pools.map((pool) => ({ ...pool })));
+  }
+
   next(ctx: ActivityContext): SimTransaction {
     const pool = ctx.rng.pick(this.pools);
     const roll = ctx.rng.next();

@@ -57,6 +57,11 @@ export class EscrowActor implements ProgramActor {
     return [];
   }
 
+  snapshot(): () => void {
+    const open = [...this.open];
+    return () => void this.open.splice(0, this.open.length, ...open);
+  }
+
   next(ctx: ActivityContext): SimTransaction {
     const { rng } = ctx;
     if (this.open.length === 0 || (this.open.length < 12 && rng.chance(0.5))) return this.makeOffer(ctx);

@@ -260,6 +260,29 @@ export class GovernanceActor implements ProgramActor {
     return txs;
   }
 
+  snapshot(): () => void {
+    // Votes and state changes mutate a proposal and its options in place (their BN values are
+    // replaced, never changed), so proposals, options and voter sets are copied one level deep.
+    const copy = (p: OpenProposal): OpenProposal => {
+      const proposal = Object.assign(
+        Object.create(Object.getPrototypeOf(p.proposal) as object) as Proposal,
+        p.proposal,
+      );
+      proposal.options = p.proposal.options.map((o) =>
+        Object.assign(Object.create(Object.getPrototypeOf(o) as object) as ProposalOption, o),
+      );
+      return { pubkey: p.pubkey, proposal, voters: new Set(p.voters), proposer: p.proposer };
+    };
+    const proposalCount = this.proposalCount;
+    const open = this.open.map(copy);
+    const passed = this.passed.map(copy);
+    return () => {
+      this.proposalCount = proposalCount;
+      this.open.splice(0, this.open.length, ...open.map(copy));
+      this.passed.splice(0, this.passed.length, ...passed.map(copy));
+    };
+  }
+
   next(ctx: ActivityContext): SimTransaction {
     const { rng } = ctx;
     const votable = this.open.filter((p) => p.voters.size < this.members.length);

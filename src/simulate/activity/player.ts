@@ -28,6 +28,8 @@ export interface ActivityOptions {
 export interface PlayedTransaction {
   readonly tx: SimTransaction;
   readonly submitted: SubmittedTransaction;
+  /** Landed on a minority fork (seen at processed only, then dead). */
+  readonly onFork: boolean;
 }
 
 const EPOCH = 1_767_225_600;
@@ -63,6 +65,24 @@ export class ActivityScript {
     return { rng: this.rng, extremeAmounts: this.options.extremeAmounts === true, now };
   }
 
+  /**
+   * Captures where the script is (its queue, its clock, every actor's state) and returns a
+   * function that goes back there. The random generator is not put back: after a dead fork the
+   * surviving chain draws new actions rather than replaying the fork's.
+   */
+  snapshot(): () => void {
+    const queue = [...this.queue];
+    const steps = this.steps;
+    const setUp = this.setUp;
+    const actors = this.actors.map((actor) => actor.snapshot());
+    return () => {
+      this.queue.splice(0, this.queue.length, ...queue);
+      this.steps = steps;
+      this.setUp = setUp;
+      for (const restore of actors) restore();
+    };
+  }
+
   /** The next transaction: the programs' setup first, then one user action of a random program. */
   next(): SimTransaction {
     const ctx = this.context();
@@ -77,21 +97,83 @@ export class ActivityScript {
   }
 }
 
-/** Plays `steps` transactions into `ledger` synchronously (tests, seeding a demo). */
-export function runActivity(ledger: SimLedger, options: ActivityOptions, steps: number): PlayedTransaction[] {
-  const script = new ActivityScript(options);
-  const played: PlayedTransaction[] = [];
-  for (let i = 0; i < steps; i++) {
-    const tx = script.next();
-    played.push({ tx, submitted: ledger.submit(tx) });
+/** Minority forks in the played activity. */
+export interface ForkOptions {
+  /** Chance that a step opens a fork (0 to 1). */
+  readonly rate: number;
+  /** Longest fork in slots; each fork runs 1 to this many slots (default 1). */
+  readonly maxSlots?: number;
+}
+
+/**
+ * Submits the script's transactions, opening minority forks as `forks` says (from its own seeded
+ * generator, so the script's draws do not depend on fork decisions). A fork's transactions are
+ * built like any other, from a snapshot of the actors' state that is put back when the fork ends
+ * or dies, so the surviving chain continues as if they never happened.
+ */
+class ActivityStepper {
+  private readonly script: ActivityScript;
+  private readonly forkRng: Prng;
+  private fork: { remaining: number; restore: () => void } | null = null;
+  private forced = 0;
+
+  constructor(
+    private readonly ledger: SimLedger,
+    options: ActivityOptions,
+    private readonly forks: ForkOptions | undefined,
+  ) {
+    this.script = new ActivityScript(options);
+    this.forkRng = new Prng((options.seed ^ 0x5f0f4c) >>> 0);
+    if (forks !== undefined && !(forks.rate >= 0 && forks.rate <= 1))
+      throw new RangeError(`fork rate must be between 0 and 1, got ${forks.rate}`);
   }
-  return played;
+
+  forkNext(slots: number): void {
+    if (!(Number.isInteger(slots) && slots >= 1)) throw new RangeError(`a fork needs at least 1 slot, got ${slots}`);
+    this.forced = slots;
+  }
+
+  step(): PlayedTransaction {
+    if (this.fork !== null && (this.fork.remaining === 0 || !this.ledger.forkAlive())) {
+      this.fork.restore();
+      this.fork = null;
+    }
+    // A new fork opens only where no fork is alive: one that just ended first dies under the
+    // surviving chain's next slot (the ledger would otherwise extend it).
+    if (this.fork === null && !this.ledger.forkAlive()) {
+      const slots = this.forced > 0 ? this.forced : this.randomForkLength();
+      this.forced = 0;
+      if (slots > 0) this.fork = { remaining: slots, restore: this.script.snapshot() };
+    }
+    const onFork = this.fork !== null;
+    const tx = this.script.next();
+    const submitted = this.ledger.submit(tx, { onFork });
+    if (this.fork !== null) this.fork.remaining -= 1;
+    return { tx, submitted, onFork };
+  }
+
+  private randomForkLength(): number {
+    if (this.forks === undefined || this.forks.rate === 0 || !this.forkRng.chance(this.forks.rate)) return 0;
+    return this.forkRng.int(1, Math.max(1, this.forks.maxSlots ?? 1));
+  }
+}
+
+/** Plays `steps` transactions into `ledger` synchronously (tests, seeding a demo). */
+export function runActivity(
+  ledger: SimLedger,
+  options: ActivityOptions & { readonly forks?: ForkOptions },
+  steps: number,
+): PlayedTransaction[] {
+  const stepper = new ActivityStepper(ledger, options, options.forks);
+  return Array.from({ length: steps }, () => stepper.step());
 }
 
 export interface ActivityPlayer {
   /** Submits the next transaction now. */
   step(): PlayedTransaction;
-  /** Plays `ratePerSecond` transactions a second until stop(). */
+  /** The next `slots` steps (default 1) land on a minority fork, which dies when the chain moves on. */
+  forkNext(slots?: number): void;
+  /** Plays `ratePerSecond` transactions a second until stop() (a player made with rate 0 only steps). */
   start(): void;
   stop(): void;
 }
@@ -100,20 +182,22 @@ export function createActivityPlayer(
   options: ActivityOptions & {
     readonly ledger: SimLedger;
     readonly ratePerSecond: number;
+    readonly forks?: ForkOptions;
     readonly onError?: (err: unknown) => void;
   },
 ): ActivityPlayer {
-  if (!(options.ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be > 0, got ${options.ratePerSecond}`);
-  const script = new ActivityScript(options);
+  if (!(options.ratePerSecond >= 0)) throw new RangeError(`ratePerSecond must be >= 0, got ${options.ratePerSecond}`);
+  const stepper = new ActivityStepper(options.ledger, options, options.forks);
   let timer: NodeJS.Timeout | null = null;
-  const step = (): PlayedTransaction => {
-    const tx = script.next();
-    return { tx, submitted: options.ledger.submit(tx) };
-  };
+  const step = (): PlayedTransaction => stepper.step();
   return {
     step,
+    forkNext(slots = 1) {
+      stepper.forkNext(slots);
+    },
     start() {
       if (timer !== null) return;
+      if (options.ratePerSecond === 0) throw new RangeError('a player made with rate 0 only steps');
       timer = setInterval(
         () => {
           try {

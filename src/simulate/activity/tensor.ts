@@ -59,6 +59,11 @@ export class TensorActor implements ProgramActor {
     return [];
   }
 
+  snapshot(): () => void {
+    const listed = [...this.listed];
+    return () => void this.listed.splice(0, this.listed.length, ...listed);
+  }
+
   next(ctx: ActivityContext): SimTransaction {
     const { rng } = ctx;
     if (this.listed.length === 0 || (this.listed.length < 10 && rng.chance(0.5))) return this.list(ctx);

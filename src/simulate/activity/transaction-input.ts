@@ -1,8 +1,8 @@
 // A SimTransaction as the decoders see a confirmed transaction: the message's account keys in the
 // runtime's order (fee payer, other writable signers, readonly signers, writable, readonly) and
 // instructions compiled to indexes. Lets tests and tools run the player's output straight through
-// the decoders without an RPC round trip.
-import type { CompiledInstructionInput, DecodedRow, ProgramDecoder, TransactionInput } from '../../programs/types.ts';
+// the programs without an RPC round trip.
+import type { CompiledInstructionInput, TransactionInput } from '../../programs/types.ts';
 import type { SimInstruction, SimTransaction, SubmittedTransaction } from '../types.ts';
 
 export function messageAccountKeys(tx: SimTransaction): string[] {
@@ -42,6 +42,11 @@ export function toTransactionInput(tx: SimTransaction, submitted: SubmittedTrans
     data: ix.data,
   });
   const signatures = 1 + (tx.signers?.filter((s) => s !== tx.feePayer).length ?? 0);
+  // The message marks writable what a top-level instruction passes as writable, and the fee payer.
+  const writable = new Set([
+    tx.feePayer,
+    ...tx.instructions.flatMap((ix) => ix.accounts.filter((a) => a.isWritable).map((a) => a.pubkey)),
+  ]);
   return {
     signature: submitted.signature,
     slot: submitted.slot,
@@ -49,29 +54,9 @@ export function toTransactionInput(tx: SimTransaction, submitted: SubmittedTrans
     fee: tx.fee ?? 5000n * BigInt(signatures),
     err: tx.err ?? null,
     accountKeys: keys,
+    writable: keys.map((k) => writable.has(k)),
     instructions: tx.instructions.map(compile),
     innerInstructions: new Map((tx.innerInstructions ?? []).map((g) => [g.index, g.instructions.map(compile)])),
     logMessages: tx.logMessages,
   };
-}
-
-/**
- * Every row the decoders produce for one played transaction: its account writes (to accounts the
- * decoder's program owns) and the transaction itself, in that order.
- */
-export function decodeSimTransaction(
-  decoders: readonly ProgramDecoder[],
-  tx: SimTransaction,
-  submitted: SubmittedTransaction,
-): DecodedRow[] {
-  const input = toTransactionInput(tx, submitted);
-  const rows: DecodedRow[] = [];
-  for (const decoder of decoders) {
-    for (const write of tx.accountWrites) {
-      if (write.owner === decoder.programId)
-        rows.push(...decoder.decodeAccount(write.pubkey, write.data, submitted.slot));
-    }
-    rows.push(...decoder.decodeTransaction(input));
-  }
-  return rows;
 }
