@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import WebSocket from 'ws';
-import type { ServerMessage } from '../src/gateway/protocol.ts';
+import type { ServerMessage } from '../src/wire/protocol.ts';
 import { freshDatabase, startGateway, type Writer } from '../test/gateway/harness.ts';
 import { startBaseline } from './baseline.ts';
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { benchGateway, type GatewayBenchResult } from './gateway.ts';
 import { runIngestBench, type IngestBenchResults } from './ingest.ts';
+import { benchScaleOut, type ScaleOutFigures } from './scale-out.ts';
 
 const idleConnections = Number(process.env.SOLSTREAM_BENCH_IDLE ?? 10_000);
 const transactions = Number(process.env.SOLSTREAM_BENCH_TRANSACTIONS ?? 10_000);
@@ -22,15 +23,17 @@ const streamed = await runIngestBench({ transactions, stream: true });
 log(`ingest: ${streamed.streamedChangesPerSecond} changes/s streamed`);
 log('gateway and baseline');
 const gateway = await benchGateway({ idleConnections, log });
+log('scale-out: 1, 2 and 4 gateways in direct and NATS mode');
+const scaleOut = await benchScaleOut({ log });
 
-const table = render(gateway, ingest, ingestLarge, streamed);
+const table = `${render(gateway, ingest, ingestLarge, streamed)}\n\n${renderScaleOut(scaleOut)}`;
 process.stdout.write(`${table}\n`);
 const dir = new URL('./results/', import.meta.url);
 fs.mkdirSync(dir, { recursive: true });
 fs.writeFileSync(new URL('latest.md', dir), `${table}\n`);
 fs.writeFileSync(
   new URL('latest.json', dir),
-  `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), gateway, ingest, ingestLargeBatches: ingestLarge, ingestStreamed: streamed }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), gateway, ingest, ingestLargeBatches: ingestLarge, ingestStreamed: streamed, scaleOut }, null, 2)}\n`,
 );
 process.exit(0);
 
@@ -126,5 +129,24 @@ function render(
     '| figure | solstream | baseline | target | |',
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** Each configuration beside direct mode with one gateway of the same run (its baseline). */
+function renderScaleOut(results: readonly ScaleOutFigures[]): string {
+  const base = results.find((r) => r.mode === 'direct' && r.gateways === 1);
+  const vs = (x: number, y: number | undefined) => (y === undefined || y === 0 ? '' : ` (${(x / y).toFixed(2)}×)`);
+  return [
+    'Scale-out: 100 clients per gateway on 10 pools, 2,000 swaps at 500/s; (×) = against direct mode, 1 gateway, same run',
+    '',
+    '| mode | gateways | deliveries/s | p50 | p99 | PostgreSQL CPU serving gateways, ms per 1,000 changes | all backends, ms | gateway connections |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${r.mode} | ${r.gateways} | ${r.deliveriesPerSecond}${vs(r.deliveriesPerSecond, base?.deliveriesPerSecond)} | ` +
+        `${r.p50Ms} ms${vs(r.p50Ms, base?.p50Ms)} | ${r.p99Ms} ms${vs(r.p99Ms, base?.p99Ms)} | ` +
+        `${r.servingCpuMsPer1000Changes}${vs(r.servingCpuMsPer1000Changes, base?.servingCpuMsPer1000Changes)} | ` +
+        `${r.postgresCpuMs} | ${r.gatewayConnections} |`,
+    ),
   ].join('\n');
 }

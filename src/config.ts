@@ -52,7 +52,103 @@ export interface Config {
   // --- ingest settings (owned by src/ingest) ---
   readonly solana: SolanaConfig;
   // --- end ingest settings ---
+  // --- scale-out settings (owned by src/nats) ---
+  /** NATS mode (NATS_URL set): live changes through JetStream; null: direct mode (LISTEN / SQLite poll). */
+  readonly nats: NatsConfig | null;
+  /** A read replica for replays and snapshots (SOLSTREAM_READ_REPLICA_URL); null: the primary serves them. */
+  readonly readReplicaUrl: string | null;
+  // --- end scale-out settings ---
 }
+
+// --- scale-out settings (owned by src/nats) ---
+export interface NatsConfig {
+  /** Comma-separated server URLs (NATS_URL), e.g. nats://127.0.0.1:4222. */
+  readonly servers: readonly string[];
+  /** JetStream stream holding this database's changes (SOLSTREAM_NATS_STREAM). */
+  readonly stream: string;
+  /** Subjects are `<prefix>.<topic>` (SOLSTREAM_NATS_SUBJECT_PREFIX). */
+  readonly subjectPrefix: string;
+  /** Stream retention: oldest message kept, in seconds (SOLSTREAM_NATS_MAX_AGE_SECONDS). */
+  readonly maxAgeSeconds: number;
+  /** Stream retention: most bytes kept (SOLSTREAM_NATS_MAX_BYTES). */
+  readonly maxBytes: number;
+  /** Stream retention: most messages kept (SOLSTREAM_NATS_MAX_MSGS). */
+  readonly maxMessages: number;
+  /** Window in which a re-published change (same Nats-Msg-Id) is dropped, in seconds (SOLSTREAM_NATS_DUPLICATE_WINDOW_SECONDS). */
+  readonly duplicateWindowSeconds: number;
+  /** Largest message published; a larger change goes as a cursor-only reference (SOLSTREAM_NATS_MAX_PAYLOAD_BYTES). */
+  readonly maxPayloadBytes: number;
+  /** Stream replicas in a NATS cluster (SOLSTREAM_NATS_REPLICAS). */
+  readonly replicas: number;
+  /** How often the relay reads the change log when no notification woke it, in ms (SOLSTREAM_RELAY_POLL_MS). */
+  readonly relayPollMs: number;
+  /** How often a standby tries to become the relay, in ms (SOLSTREAM_RELAY_RETRY_MS). */
+  readonly relayRetryMs: number;
+}
+
+const NATS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export function loadNatsConfig(env: Env): NatsConfig | null {
+  const raw = env.NATS_URL?.trim();
+  if (raw === undefined || raw === '') return null;
+  const servers = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const server of servers) {
+    let url: URL;
+    try {
+      url = new URL(server.includes('://') ? server : `nats://${server}`);
+    } catch {
+      throw new ConfigError(`NATS_URL: "${server}" is not a URL like nats://host:4222`);
+    }
+    if (!['nats:', 'tls:'].includes(url.protocol) || url.hostname === '') {
+      throw new ConfigError(`NATS_URL: "${server}" must be nats://host:port or tls://host:port`);
+    }
+  }
+  const stream = env.SOLSTREAM_NATS_STREAM?.trim() || 'SOLSTREAM';
+  if (!NATS_NAME.test(stream)) {
+    throw new ConfigError(`SOLSTREAM_NATS_STREAM must be 1–64 of [A-Za-z0-9_-], got "${env.SOLSTREAM_NATS_STREAM}"`);
+  }
+  const subjectPrefix = env.SOLSTREAM_NATS_SUBJECT_PREFIX?.trim() || 'solstream';
+  if (!SUBJECT_PREFIX.test(subjectPrefix)) {
+    throw new ConfigError(
+      `SOLSTREAM_NATS_SUBJECT_PREFIX must be dot-separated tokens of [A-Za-z0-9_-] (no wildcards), got "${env.SOLSTREAM_NATS_SUBJECT_PREFIX}"`,
+    );
+  }
+  return {
+    servers,
+    stream,
+    subjectPrefix,
+    maxAgeSeconds: readInt(env, 'SOLSTREAM_NATS_MAX_AGE_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
+    maxBytes: readInt(env, 'SOLSTREAM_NATS_MAX_BYTES', 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    maxMessages: readInt(env, 'SOLSTREAM_NATS_MAX_MSGS', 10_000_000, 1000, Number.MAX_SAFE_INTEGER),
+    duplicateWindowSeconds: readInt(env, 'SOLSTREAM_NATS_DUPLICATE_WINDOW_SECONDS', 120, 1, 24 * 3600),
+    maxPayloadBytes: readInt(env, 'SOLSTREAM_NATS_MAX_PAYLOAD_BYTES', 1024 * 1024, 4096, 64 * 1024 * 1024),
+    replicas: readInt(env, 'SOLSTREAM_NATS_REPLICAS', 1, 1, 5),
+    relayPollMs: readInt(env, 'SOLSTREAM_RELAY_POLL_MS', 1000, 5, 60_000),
+    relayRetryMs: readInt(env, 'SOLSTREAM_RELAY_RETRY_MS', 1000, 10, 60_000),
+  };
+}
+
+function readReplicaUrl(env: Env): string | null {
+  const raw = env.SOLSTREAM_READ_REPLICA_URL?.trim();
+  if (raw === undefined || raw === '') return null;
+  if (!/^postgres(ql)?:\/\//i.test(raw)) {
+    throw new ConfigError(`SOLSTREAM_READ_REPLICA_URL must be a postgres:// URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+function loadScaleOut(env: Env, dialect: Dialect): Pick<Config, 'nats' | 'readReplicaUrl'> {
+  const replica = readReplicaUrl(env);
+  if (replica !== null && dialect !== 'postgres') {
+    throw new ConfigError('SOLSTREAM_READ_REPLICA_URL needs a PostgreSQL DATABASE_URL');
+  }
+  return { nats: loadNatsConfig(env), readReplicaUrl: replica };
+}
+// --- end scale-out settings ---
 
 export interface LocalClusterConfig {
   readonly seed: number;
@@ -343,5 +439,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ingest,
     localCluster: loadLocalClusterConfig(env),
     solana: loadSolanaConfig(env), // ingest settings (owned by src/ingest)
+    ...loadScaleOut(env, dialect), // scale-out settings (owned by src/nats)
   };
 }

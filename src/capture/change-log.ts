@@ -3,7 +3,9 @@ import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from '../db/connection.ts';
 import { toWireRow } from '../db/rows.ts';
 import { isTopic, type Topic } from '../db/schema.ts';
-import type { Change, ChangeOp } from './types.ts';
+import type { Change, ChangeOp, LogBounds } from './types.ts';
+
+export type { LogBounds };
 
 interface RawChange {
   cursor: string | number;
@@ -79,13 +81,6 @@ export async function readChanges(db: Database, options: ReadOptions): Promise<C
     { bind, type: QueryTypes.SELECT, ...(options.transaction ? { transaction: options.transaction } : {}) },
   );
   return rows.map(toChange);
-}
-
-export interface LogBounds {
-  /** Cursor of the newest change (or of the newest pruned one when the log is empty). */
-  readonly newest: string;
-  /** Changes at or below this cursor were pruned; resuming from below it is impossible. */
-  readonly prunedThrough: string;
 }
 
 export async function readBounds(db: Database, transaction?: Transaction): Promise<LogBounds> {

@@ -5,9 +5,8 @@
 import pgListen from 'pg-listen';
 import type { Database } from '../db/connection.ts';
 import { isTopic } from '../db/schema.ts';
-import { changeFromImage, readChanges } from './change-log.ts';
-import type { ChangeSource, FeedSink } from './feed.ts';
-import type { ChangeOp } from './types.ts';
+import { changeFromImage } from './change-log.ts';
+import type { ChangeOp, LiveSink, LiveSource } from './types.ts';
 
 /** Must match migrations/0002-change-capture.ts. */
 export const CAPTURE_CHANNEL = 'solstream_changes';
@@ -22,15 +21,25 @@ interface Payload {
   p?: Record<string, unknown> | null;
 }
 
-export async function startPostgresListener(
-  db: Database,
-  sink: FeedSink,
-  /** Runs once LISTEN is in place, before any notification is handled: sets the starting position. */
-  onListening: () => Promise<void>,
-): Promise<ChangeSource> {
+export function postgresListener(db: Database): LiveSource {
   if (db.postgresUrl === null) throw new Error('the PostgreSQL listener needs a postgres:// database');
+  const url = db.postgresUrl;
+  let close: () => Promise<void> = async () => undefined;
+  return {
+    start: async (sink) => {
+      const started = await startListening(url, sink);
+      close = started.close;
+      return started.position;
+    },
+    // Notifications already wake us at once; a poke has nothing to add on PostgreSQL.
+    poke: () => undefined,
+    close: () => close(),
+  };
+}
+
+async function startListening(url: string, sink: LiveSink): Promise<{ position: string; close: () => Promise<void> }> {
   const subscriber = pgListen.default(
-    { connectionString: db.postgresUrl },
+    { connectionString: url },
     // Reconnect for ever (retryTimeout 0 = no deadline): a database that comes back is caught up.
     {
       parse: (raw: string) => raw,
@@ -59,9 +68,8 @@ export async function startPostgresListener(
     if (image !== undefined) {
       sink.enqueue(() => [changeFromImage(cursor, topic, op, image, ts, oldImage ?? null)]);
     } else {
-      // Too large for a payload: read exactly this change from the log, in its place in the queue.
-      const after = (BigInt(cursor) - 1n).toString();
-      sink.enqueue(() => readChanges(db, { after, upTo: cursor, limit: 1 }));
+      // Too large for a payload: read it from the log, in its place in the queue.
+      void sink.catchUp(cursor).catch(() => undefined);
     }
   };
 
@@ -93,15 +101,16 @@ export async function startPostgresListener(
 
   await subscriber.connect();
   await subscriber.listenTo(CAPTURE_CHANNEL);
-  await onListening();
+  // LISTEN is in place: every change after the newest committed one will be notified. (What is
+  // queued now waits in the feed until it has taken this position.)
+  const position = await sink.newest();
   starting = false;
   holding = false;
   for (const raw of held.splice(0)) handle(raw);
   sink.setLive(true);
 
   return {
-    // Notifications already wake us at once; a poke has nothing to add on PostgreSQL.
-    poke: () => undefined,
+    position,
     close: async () => {
       for (const event of ['reconnect', 'connected', 'error'] as const) subscriber.events.removeAllListeners(event);
       // An error while closing must not be unhandled.

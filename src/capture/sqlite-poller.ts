@@ -1,26 +1,28 @@
 // SQLite has no NOTIFY: the change log is read right after this process writes (poke) and, for
 // other processes' writes, every `pollMs` (an indexed range read that finds nothing is cheap).
-import type { Database } from '../db/connection.ts';
-import type { ChangeSource, FeedSink } from './feed.ts';
+import type { LiveSink, LiveSource } from './types.ts';
 
-export function startSqlitePoller(db: Database, sink: FeedSink, pollMs: number): ChangeSource {
+export function sqlitePoller(pollMs: number): LiveSource {
+  let sink: LiveSink | null = null;
+  let timer: NodeJS.Timeout | null = null;
   let reading = false;
   let again = false;
   let closed = false;
 
   const read = (): void => {
-    if (closed) return;
+    if (closed || sink === null) return;
     if (reading) {
       again = true;
       return;
     }
     reading = true;
-    sink
+    const target = sink;
+    target
       .catchUp()
-      .then(() => sink.setLive(true))
+      .then(() => target.setLive(true))
       .catch((error: Error) => {
-        sink.setLive(false);
-        sink.logger.warn({ err: error.message }, 'reading the SQLite change log failed');
+        target.setLive(false);
+        target.logger.warn({ err: error.message }, 'reading the SQLite change log failed');
       })
       .finally(() => {
         reading = false;
@@ -31,15 +33,20 @@ export function startSqlitePoller(db: Database, sink: FeedSink, pollMs: number):
       });
   };
 
-  const timer = setInterval(read, pollMs);
-  timer.unref();
-  sink.setLive(true);
-
   return {
+    async start(given) {
+      sink = given;
+      // Start from the newest committed change; subscribers get older ones from snapshots and replays.
+      const position = await given.newest();
+      timer = setInterval(read, pollMs);
+      timer.unref();
+      given.setLive(true);
+      return position;
+    },
     poke: read,
     close: async () => {
       closed = true;
-      clearInterval(timer);
+      if (timer !== null) clearInterval(timer);
     },
   };
 }

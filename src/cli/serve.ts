@@ -8,7 +8,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import client from 'prom-client';
 import type { Config } from '../config.ts';
-import { openChangeFeed } from '../capture/index.ts';
 import { describeTarget, openDatabase } from '../db/connection.ts';
 import { migrateUp } from '../db/migrator.ts';
 import { startServer } from '../http/server.ts';
@@ -16,6 +15,7 @@ import { startIngester } from '../ingest/ingester.ts';
 import { createIngestMetrics } from '../ingest/metrics.ts';
 import { superviseIngest } from '../ingest/ownership.ts';
 import { createLogger } from '../log.ts';
+import { openCapture } from '../nats/capture.ts';
 import { buildPrograms, parseProgramsConfig } from '../programs/registry.ts';
 import { localClusterOptions, startLocalCluster } from '../simulate/cluster.ts';
 
@@ -25,6 +25,8 @@ const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 export async function run(_argv: string[], config: Config): Promise<number> {
   const logger = createLogger(config);
   const stack: { name: string; close: () => Promise<void> }[] = [];
+  /** Non-zero when the process stops on its own account (the database's epoch changed), so a supervisor restarts it. */
+  let exitCode = 0;
   const shutdown = async () => {
     for (const item of stack.reverse()) {
       await item.close().catch((error: Error) => logger.error({ err: error.message }, `closing ${item.name} failed`));
@@ -45,8 +47,14 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       const applied = await migrateUp(db);
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
-    const feed = await openChangeFeed(db, config, logger);
-    stack.push({ name: 'change feed', close: () => feed.close() });
+    // Direct mode, or NATS mode when NATS_URL is set (then also the relay, when this process holds its lock).
+    // A restore under the running process changes the log's epoch: stop, to come back with the new one.
+    const { feed, relay } = await openCapture(db, config, logger, (name, close) => stack.push({ name, close }), {
+      onEpochChange: () => {
+        exitCode = 1;
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
     const registry = new client.Registry();
 
     let solana = config.solana;
@@ -103,6 +111,7 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       config,
       db,
       feed,
+      relay,
       logger,
       registry,
       ...(ownership === undefined ? {} : { ingest: ownership }),
@@ -121,7 +130,7 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       logger.info({ signal }, 'shutting down');
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void shutdown().then(() => resolve(0));
+      void shutdown().then(() => resolve(exitCode));
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

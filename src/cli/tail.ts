@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { createClient, SolstreamError, type Filter as ClientFilter } from '../../clients/typescript/src/index.ts';
 import type { Config } from '../config.ts';
 import { isTopic, TOPICS, type Topic } from '../db/schema.ts';
-import { isCursor } from '../gateway/protocol.ts';
+import { isCursor } from '../wire/cursor.ts';
 import { parseFilters, UsageError } from './tail/filters.ts';
 import { ndjson, table, type Formatter, type TailRecord } from './tail/format.ts';
 

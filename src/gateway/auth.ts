@@ -3,8 +3,8 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { ApiKey } from '../config.ts';
-import { KEY_SUBPROTOCOL_PREFIX } from './protocol.ts';
-import type { Principal } from './server.ts';
+import { KEY_SUBPROTOCOL_PREFIX } from '../wire/protocol.ts';
+import type { Principal } from './types.ts';
 
 /** The key a request presents, from the first place that has one, or null. */
 export function presentedKey(request: IncomingMessage): string | null {

@@ -4,7 +4,7 @@
 import type { Dialect } from '../config.ts';
 import { columnDef, type ColumnDef, type ColumnKind, type Topic } from '../db/schema.ts';
 import { toU64String } from '../db/rows.ts';
-import type { Filter } from './protocol.ts';
+import type { Filter } from '../wire/protocol.ts';
 
 /** A filter that cannot be applied; the message names the column. */
 export class FilterError extends Error {

@@ -5,6 +5,7 @@ import type { ChangeFeed, SnapshotQuery } from '../capture/types.ts';
 import type { Dialect } from '../config.ts';
 import { TABLES, type Topic } from '../db/schema.ts';
 import { toWireRow } from '../db/rows.ts';
+import { formatCursor } from '../wire/cursor.ts';
 import type { CompiledFilter } from './filters.ts';
 
 /** A state-table snapshot would exceed its limit (websocket subscriptions refuse it rather than truncate). */
@@ -30,8 +31,10 @@ export interface SnapshotRequest {
 export interface Snapshot {
   /** Matching rows in wire form, oldest first (ascending id). */
   readonly rows: Record<string, unknown>[];
-  /** Every change ≤ cursor is reflected in `rows`, none after it. */
+  /** Every change ≤ cursor is reflected in `rows`, none after it (the wire cursor, tagged with the log's epoch). */
   readonly cursor: string;
+  /** The same position as a change-log offset. */
+  readonly offset: string;
   /** True when more rows matched than `limit` (state tables; append tables are "latest N" by design). */
   readonly truncated: boolean;
 }
@@ -69,5 +72,5 @@ export async function readSnapshotRows(
 
 export async function takeSnapshot(feed: ChangeFeed, dialect: Dialect, request: SnapshotRequest): Promise<Snapshot> {
   const { cursor, result } = await feed.snapshot((query) => readSnapshotRows(query, dialect, request));
-  return { rows: result.rows, truncated: result.truncated, cursor };
+  return { rows: result.rows, truncated: result.truncated, cursor: formatCursor(feed.epoch, cursor), offset: cursor };
 }

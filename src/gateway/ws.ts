@@ -7,8 +7,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { authenticate, originAllowed } from './auth.ts';
-import { CloseCode, SUBPROTOCOL } from './protocol.ts';
-import type { Gateway, GatewaySocket } from './server.ts';
+import { CloseCode, SUBPROTOCOL } from '../wire/protocol.ts';
+import type { Gateway, GatewaySocket } from './types.ts';
 
 export interface WebSocketGatewayOptions {
   readonly gateway: Gateway;

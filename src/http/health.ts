@@ -3,6 +3,7 @@
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Database } from '../db/connection.ts';
 import type { IngestReport } from '../ingest/ownership.ts';
+import type { RelayStatus } from '../nats/relay.ts';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -12,6 +13,8 @@ export interface Readiness {
   readonly ingest?: IngestReport;
   /** Why the database check failed, when it did. */
   readonly error?: string;
+  /** NATS mode only: whether this process is the relay or stands by (either is ready). */
+  readonly relay?: 'leader' | 'standby';
 }
 
 /** What readiness reads of ingest. */
@@ -22,7 +25,12 @@ export interface IngestReporter {
 /** How long the database gets to answer `SELECT 1` before it counts as down. */
 const DATABASE_TIMEOUT_MS = 2000;
 
-export async function checkReadiness(db: Database, feed: ChangeFeed, ingest?: IngestReporter): Promise<Readiness> {
+export async function checkReadiness(
+  db: Database,
+  feed: ChangeFeed,
+  ingest?: IngestReporter,
+  relay: RelayStatus | null = null,
+): Promise<Readiness> {
   let database: Readiness['database'] = 'up';
   let error: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -50,5 +58,6 @@ export async function checkReadiness(db: Database, feed: ChangeFeed, ingest?: In
     feed: live,
     ...(report === undefined ? {} : { ingest: report }),
     ...(error === undefined ? {} : { error }),
+    ...(relay === null ? {} : { relay: relay.leading ? 'leader' : 'standby' }),
   };
 }

@@ -2,15 +2,22 @@
 // messages and commit→send lag. Each server gets its own registry so several can share a process.
 import client from 'prom-client';
 import { TOPICS, type Topic } from '../db/schema.ts';
-import type { GatewayMetrics } from '../gateway/server.ts';
-import type { MessageType } from '../gateway/protocol.ts';
+import type { GatewayMetrics } from '../gateway/types.ts';
+import type { MessageType } from '../wire/protocol.ts';
+import type { RelayStatus } from '../nats/relay.ts';
 
 export interface ServerMetrics extends GatewayMetrics {
   readonly registry: client.Registry;
 }
 
-/** The gateway's metrics, in `registry` (a new one unless given: several servers may share a process). */
-export function createMetrics(registry: client.Registry = new client.Registry()): ServerMetrics {
+/**
+ * The gateway's metrics, in `registry` (a new one unless given: several servers may share a process);
+ * with `relay` (NATS mode), the relay's too.
+ */
+export function createMetrics(
+  registry: client.Registry = new client.Registry(),
+  relay: RelayStatus | null = null,
+): ServerMetrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'solstream_' });
   const connections = new client.Gauge({
     name: 'solstream_ws_connections',
@@ -49,6 +56,26 @@ export function createMetrics(registry: client.Registry = new client.Registry())
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  if (relay !== null) {
+    new client.Gauge({
+      name: 'solstream_relay_leader',
+      help: 'NATS mode: 1 while this process is the relay publishing the change log to JetStream, 0 on standby.',
+      registers: [registry],
+      collect() {
+        this.set(relay.leading ? 1 : 0);
+      },
+    });
+    let counted = 0;
+    new client.Counter({
+      name: 'solstream_relay_published_total',
+      help: 'NATS mode: changes this process published to JetStream as the relay.',
+      registers: [registry],
+      collect() {
+        this.inc(relay.published - counted);
+        counted = relay.published;
+      },
+    });
+  }
   return {
     registry,
     connectionOpened: () => connections.inc(),

@@ -8,8 +8,9 @@ import type { ChangeFeed } from '../capture/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connection.ts';
 import type { Logger } from '../log.ts';
+import type { RelayStatus } from '../nats/relay.ts';
 import { authenticate } from '../gateway/auth.ts';
-import { makeGateway } from '../gateway/server.ts';
+import { makeGateway } from '../gateway/gateway.ts';
 import { createWebSocketGateway } from '../gateway/ws.ts';
 import type client from 'prom-client';
 import { checkReadiness, type IngestReporter } from './health.ts';
@@ -20,6 +21,8 @@ export interface ServerOptions {
   readonly config: Config;
   readonly db: Database;
   readonly feed: ChangeFeed;
+  /** NATS mode: this process's part in relaying, for /readyz and /metrics. */
+  readonly relay?: RelayStatus | null;
   readonly logger: Logger;
   /** A directory served for GET requests no route claims (`/` → index.html); none by default. */
   readonly staticDir?: string;
@@ -86,7 +89,8 @@ function serveStatic(root: string, pathname: string, response: http.ServerRespon
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, db, feed, logger } = options;
-  const metrics = createMetrics(options.registry);
+  const relay = options.relay ?? null;
+  const metrics = createMetrics(options.registry, relay);
   const gateway = makeGateway({ feed, dialect: db.dialect, limits: config.ws, logger, metrics });
   const websockets = createWebSocketGateway({ gateway, config, logger });
   const staticRoot = options.staticDir === undefined ? null : path.resolve(options.staticDir);
@@ -107,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (pathname === '/readyz') {
-      const readiness = await checkReadiness(db, feed, options.ingest);
+      const readiness = await checkReadiness(db, feed, options.ingest, relay);
       sendJson(response, { status: readiness.ready ? 200 : 503, body: readiness });
       return;
     }

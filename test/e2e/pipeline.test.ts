@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { openChangeFeed } from '../../src/capture/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Topic } from '../../src/db/schema.ts';
-import type { ServerMessage } from '../../src/gateway/protocol.ts';
+import type { ServerMessage } from '../../src/wire/protocol.ts';
 import { startServer } from '../../src/http/server.ts';
 import { startIngester } from '../../src/ingest/ingester.ts';
 import { silentLogger } from '../../src/log.ts';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { pruneChanges } from '../../src/capture/change-log.ts';
-import type { ChangeMessage, ErrorMessage, SnapshotMessage, SubscribedMessage } from '../../src/gateway/protocol.ts';
+import type { ChangeMessage, ErrorMessage, SnapshotMessage, SubscribedMessage } from '../../src/wire/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
 import {
   byType,

@@ -2,7 +2,7 @@
 // separate connection for writes (so changes reach the gateway the way anyone's writes would).
 import WebSocket from 'ws';
 import type { Dialect } from '../../src/config.ts';
-import type { ServerMessage } from '../../src/gateway/protocol.ts';
+import type { ServerMessage } from '../../src/wire/protocol.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 export { pubkey, signature } from '../support/keys.ts';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type WebSocket from 'ws';
-import type { ChangeMessage, ErrorMessage } from '../../src/gateway/protocol.ts';
+import type { ChangeMessage, ErrorMessage } from '../../src/wire/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
 import {
   byType,

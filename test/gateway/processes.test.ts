@@ -1,37 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import readline from 'node:readline';
 import { expect } from 'chai';
-import type { ChangeMessage, SubscribedMessage } from '../../src/gateway/protocol.ts';
+import type { ChangeMessage, SubscribedMessage } from '../../src/wire/protocol.ts';
 import { DIALECTS, type TestDatabase } from '../support/database.ts';
+import { killGateway, spawnGateway, type GatewayProcess } from '../support/gateway-process.ts';
 import { byType, freshDatabase, startGateway, TestClient, type Writer } from './harness.ts';
 
-const FIXTURE = new URL('./fixtures/gateway-process.ts', import.meta.url).pathname;
-
-interface Child {
-  readonly process: ChildProcess;
-  readonly wsUrl: string;
-}
-
-async function spawnGateway(database: TestDatabase): Promise<Child> {
-  const child = spawn(process.execPath, ['--import=tsx', FIXTURE], {
-    env: { ...process.env, DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'silent', SOLSTREAM_SQLITE_POLL_MS: '10' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = readline.createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`gateway process exited with ${code}`)));
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-  });
-  return { process: child, wsUrl: `ws://127.0.0.1:${port}/ws` };
-}
-
-function kill(child: Child): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
-    child.process.once('exit', () => resolve());
-    child.process.kill('SIGKILL');
-  });
-}
+type Child = GatewayProcess;
+const kill = killGateway;
 
 for (const dialect of DIALECTS) {
   describe(`gateway processes (${dialect})`, function () {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { ChangeMessage } from '../../src/gateway/protocol.ts';
+import type { ChangeMessage } from '../../src/wire/protocol.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { byType, freshDatabase, startGateway, TestClient, type Writer } from './harness.ts';
 

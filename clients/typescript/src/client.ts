@@ -20,7 +20,7 @@ import {
   type ClientMessage,
   type ServerMessage,
   type SubscribeMessage,
-} from '../../../src/gateway/protocol.ts';
+} from '../../../src/wire/index.ts';
 import { backoffDelay, DEFAULT_RETRY, type RetryOptions } from './backoff.ts';
 import { ClientErrorCode, SolstreamError } from './errors.ts';
 import { CLOSED, frameText, OPEN, resolveWebSocket, type WebSocketLike } from './transport.ts';
@@ -462,6 +462,8 @@ export class SolstreamClient {
         }
         if (message.code === ErrorCode.CursorExpired && subscription.position !== null) {
           this._reset(subscription, 'cursor_expired');
+        } else if (message.code === ErrorCode.CursorEpochMismatch && subscription.position !== null) {
+          this._reset(subscription, 'cursor_epoch_mismatch');
         } else if (message.code === ErrorCode.InvalidCursor && subscription.positionFromServer) {
           this._reset(subscription, 'cursor_invalid');
         } else {

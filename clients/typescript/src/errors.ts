@@ -1,6 +1,6 @@
 // Errors the client hands to its consumers: the server's stable error codes, plus the few the
 // client itself decides (the server refused the key, the client was closed).
-import { ErrorCode } from '../../../src/gateway/protocol.ts';
+import { ErrorCode } from '../../../src/wire/index.ts';
 
 /** Codes decided on the client side, beside the protocol's `ErrorCode`s. */
 export enum ClientErrorCode {

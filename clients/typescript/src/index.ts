@@ -24,3 +24,4 @@ export {
   type WebSocketConstructor,
 } from './types.ts';
 export { TOPICS, TABLES } from '../../../src/db/schema.ts';
+export { compareCursors, isCursor, parseCursor, type CursorParts } from '../../../src/wire/cursor.ts';

@@ -1,7 +1,7 @@
 // The client's public types. Topics, row types and columns come from the server's own catalogue
-// (src/db/schema.ts) and the wire format from src/gateway/protocol.ts: nothing here is retyped.
+// (src/db/schema.ts) and the wire format from src/wire/protocol.ts: nothing here is retyped.
 import type { ColumnOf, RowOf, TABLES, Topic } from '../../../src/db/schema.ts';
-import type { ChangeOp } from '../../../src/gateway/protocol.ts';
+import type { ChangeOp } from '../../../src/wire/index.ts';
 import type { RetryOptions } from './backoff.ts';
 import type { WebSocketConstructor } from './transport.ts';
 
@@ -44,7 +44,9 @@ export type ResetReason =
   /** The resume cursor is older than the server's change-log retention. */
   | 'cursor_expired'
   /** The server no longer knows the resume cursor (its change log was rebuilt). */
-  | 'cursor_invalid';
+  | 'cursor_invalid'
+  /** The resume cursor came from another database, or from this one before it was restored from a backup. */
+  | 'cursor_epoch_mismatch';
 
 /** What `subscribe()` emits, in order: `subscribed`, then (when asked) `snapshot`, then `change`s. */
 export type SubscriptionEvent<T extends Topic> =

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import WebSocket from 'ws';
 import { pruneChanges } from '../../../src/capture/change-log.ts';
 import type { RowOf } from '../../../src/db/schema.ts';
+import { formatCursor } from '../../../src/wire/cursor.ts';
 import {
   Collector,
   createTestDatabase,
@@ -205,6 +206,19 @@ for (const dialect of ['postgres', 'sqlite'] as Dialect[]) {
       // Live again after the reset.
       const later = await writer.insertEscrow({ maker });
       await events.until((v) => changes(v).some((c) => c.row.pubkey === later), 'a change after the reset');
+    });
+
+    it('starts over from a snapshot when its resume cursor belongs to another database', async () => {
+      const maker = pubkey();
+      const here = await writer.insertEscrow({ maker });
+      // A cursor as another database (another log epoch) issues them.
+      const foreign = formatCursor('100000000000000009', '1');
+      const events = new Collector(client.subscribe('escrows', { filter: { maker }, since: foreign }));
+      await events.until((v) => v.some((e) => e.type === 'snapshot'), 'a snapshot after the reset');
+      expect(events.values[0]).to.deep.equal({ type: 'reset', topic: 'escrows', reason: 'cursor_epoch_mismatch' });
+      const snapshot = events.values.find((e) => e.type === 'snapshot');
+      if (snapshot?.type !== 'snapshot') throw new Error('expected a snapshot');
+      expect(snapshot.rows.map((r) => r.pubkey)).to.deep.equal([here]);
     });
   });
 }

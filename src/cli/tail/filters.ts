@@ -2,7 +2,7 @@
 // `column<v`, …; values are coerced by the column's kind in the schema catalogue, so the shell's
 // strings become the wire's numbers, booleans and u64 decimal strings.
 import { columnDef, TABLES, type ColumnDef, type Topic } from '../../db/schema.ts';
-import type { Filter, FilterCondition, FilterScalar, RangeCondition } from '../../gateway/protocol.ts';
+import type { Filter, FilterCondition, FilterScalar, RangeCondition } from '../../wire/protocol.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';

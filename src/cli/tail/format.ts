@@ -1,5 +1,6 @@
 // How `solstream tail` prints: one JSON object per line for pipes, an aligned table for people.
 import { TABLES, type ColumnDef, type ColumnKind, type Topic } from '../../db/schema.ts';
+import { parseCursor } from '../../wire/cursor.ts';
 
 /** One printable event: a snapshot row, a change, or a reset notice. */
 export type TailRecord =
@@ -81,7 +82,9 @@ export function table(topic: Topic): Formatter {
       const event = record.type === 'snapshot' ? 'snapshot' : record.op;
       const cells = [
         event.padEnd(8),
-        record.cursor.padStart(8),
+        // The table shows the change-log offset; the epoch in front of it is the same on every line
+        // (NDJSON output keeps the whole cursor, which is what --since takes).
+        (parseCursor(record.cursor)?.offset ?? record.cursor).padStart(8),
         ...columns.map((c) => cell(record.row[c.name], c.kind, c.width)),
       ];
       lines.push(cells.join('  ').trimEnd());

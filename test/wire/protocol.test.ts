@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import {
-  compareCursors,
   ErrorCode,
   MessageType,
   parseClientMessage,
   ProtocolError,
   type ClientMessage,
-} from '../../src/gateway/protocol.ts';
+} from '../../src/wire/protocol.ts';
 
 describe('gateway protocol: parsing client messages', () => {
   const accepted: [string, string, ClientMessage][] = [
@@ -114,13 +113,4 @@ describe('gateway protocol: parsing client messages', () => {
       expect(message.message).to.be.a('string').and.not.equal('');
     });
   }
-});
-
-describe('gateway protocol: cursors', () => {
-  it('orders cursors numerically, not lexically', () => {
-    expect(compareCursors('9', '10')).to.equal(-1);
-    expect(compareCursors('10', '9')).to.equal(1);
-    expect(compareCursors('123', '123')).to.equal(0);
-    expect(compareCursors('18446744073709551616', '18446744073709551615')).to.equal(1);
-  });
 });

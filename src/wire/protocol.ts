@@ -1,6 +1,7 @@
 // The solstream websocket protocol: every message, error code and close code, and the one place
 // where client input is validated. Server and clients both import this module, so it stays free of
 // Node-only imports. PROTOCOL.md mirrors it; change both together.
+import { isCursor } from './cursor.ts';
 
 /** Every message type. The comment on each member says who sends it. */
 export enum MessageType {
@@ -45,6 +46,11 @@ export enum ErrorCode {
   InvalidCursor = 'invalid_cursor',
   /** `since` is older than the change log's retention: take a new snapshot. */
   CursorExpired = 'cursor_expired',
+  /**
+   * `since` was issued by another database's change log, or by this one before it was restored
+   * from a backup (its epoch is not the server's): take a new snapshot.
+   */
+  CursorEpochMismatch = 'cursor_epoch_mismatch',
   /** A subscription with this id is already active on this connection. */
   DuplicateId = 'duplicate_id',
   /** `unsubscribe` for an id that is not active on this connection. */
@@ -195,19 +201,6 @@ export class ProtocolError extends Error {
 
 /** Longest subscription id accepted. */
 export const MAX_ID_LENGTH = 128;
-
-const CURSOR = /^(0|[1-9][0-9]{0,38})$/;
-
-/** True for a cursor as the server issues it: a decimal string without leading zeros. */
-export function isCursor(value: unknown): value is string {
-  return typeof value === 'string' && CURSOR.test(value);
-}
-
-/** Orders two cursors (decimal strings of bigints). */
-export function compareCursors(a: string, b: string): number {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

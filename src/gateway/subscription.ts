@@ -1,0 +1,22 @@
+// One subscription of one connection, as the join and the fan-out see it.
+import type { Change } from '../capture/types.ts';
+import type { Topic } from '../db/schema.ts';
+import type { CompiledFilter } from './filters.ts';
+
+/** `joining`: its starting point is being read and live changes are buffered; `live`: delivered as they come. */
+export type SubscriptionState = 'joining' | 'live' | 'closed';
+
+export interface Subscription {
+  readonly id: string;
+  /** `"type":"change","id":<id>,` ready to prefix a change body. */
+  readonly framePrefix: string;
+  readonly topic: Topic;
+  readonly filter: CompiledFilter;
+  state: SubscriptionState;
+  /** Changes at or below this change-log offset have been delivered (or are in the snapshot). */
+  position: string;
+  /** Live changes that arrived while joining, in cursor order. */
+  buffer: Change[];
+  /** Stops this subscription's share of the topic's stream. */
+  detach: (() => void) | null;
+}
