@@ -74,19 +74,18 @@ abstract class BaseLock implements DatabaseLock {
 
   async acquire(options: { retryMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     const retryMs = options.retryMs ?? 1000;
+    const { signal } = options;
     for (;;) {
-      options.signal?.throwIfAborted();
+      signal?.throwIfAborted();
       if (await this.tryAcquire()) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryMs);
-        options.signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, retryMs);
+        signal?.addEventListener('abort', done, { once: true });
       });
     }
   }
