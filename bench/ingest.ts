@@ -152,6 +152,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     await writer.write([]);
     const postgres = await postgresCpu(adminUrl, name);
     const persistCpu = processCpu();
+    const session = process.env.PROFILE_PERSIST ? await startProfile() : null;
     const writeStarted = performance.now();
     const writeStart = process.hrtime.bigint();
     let rows = 0;
@@ -164,6 +165,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     }
     const writeSeconds = Number(process.hrtime.bigint() - writeStart) / 1e9;
     const persistCpuMs = persistCpu();
+    if (session) await stopProfile(session, process.env.PROFILE_PERSIST as string);
     const postgresCpuMs = await postgres.stop();
     const [{ after }] = (
       await db.sequelize.query('SELECT COALESCE(MAX(cursor), 0) AS after FROM solstream_change_log')
@@ -210,4 +212,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   });
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   process.exit(0);
+}
+
+async function startProfile() {
+  const inspector = await import('node:inspector/promises');
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Awaited<ReturnType<typeof startProfile>>, file: string) {
+  const { profile } = await session.post('Profiler.stop');
+  (await import('node:fs')).writeFileSync(file, JSON.stringify(profile));
 }

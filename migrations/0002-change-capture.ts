@@ -12,7 +12,7 @@
 import type { Migration } from '../src/db/migrator.ts';
 
 /** Columns per seed table at the time of this migration (SQLite triggers name them explicitly). */
-const COLUMNS: Record<string, { all: string[]; u64: string[]; json: string[] }> = {
+export const COLUMNS: Record<string, { all: string[]; u64: string[]; json: string[] }> = {
   accounts: {
     all: [
       'id',
@@ -229,9 +229,9 @@ const COLUMNS: Record<string, { all: string[]; u64: string[]; json: string[] }> 
 };
 
 /** NOTIFY channel the gateways LISTEN on. */
-const CHANNEL = 'solstream_changes';
+export const CHANNEL = 'solstream_changes';
 /** Advisory lock key that orders commits of captured changes (an arbitrary, documented constant). */
-const ORDER_LOCK_KEY = 7_305_511_640_275_001;
+export const ORDER_LOCK_KEY = 7_305_511_640_275_001;
 /** NOTIFY payloads must stay under 8000 bytes; a larger change is announced without its row. */
 const MAX_INLINE_PAYLOAD = 7800;
 
@@ -295,7 +295,7 @@ END;
 $fn$;
 `;
 
-function postgresTriggers(): string[] {
+export function postgresTriggers(): string[] {
   return Object.entries(COLUMNS).map(
     ([table, { u64 }]) =>
       `CREATE CONSTRAINT TRIGGER solstream_capture_${table} AFTER INSERT OR UPDATE OR DELETE ON ${table} ` +
@@ -321,7 +321,7 @@ CREATE TABLE solstream_change_log_state (
 INSERT INTO solstream_change_log_state (id, pruned_through) VALUES (1, 0);
 `;
 
-function sqliteTriggers(): string[] {
+export function sqliteTriggers(): string[] {
   const out: string[] = [];
   for (const [table, { all, json }] of Object.entries(COLUMNS)) {
     for (const [event, image] of [

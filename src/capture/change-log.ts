@@ -14,6 +14,7 @@ interface RawChange {
   row: unknown;
   old_row: unknown;
   committed_ms: string | number;
+  slot: string | number | null;
 }
 
 function parseImage(image: unknown): Record<string, unknown> | null {
@@ -32,6 +33,7 @@ export function toChange(raw: RawChange): Change {
     parseImage(raw.row) ?? {},
     Number(raw.committed_ms),
     parseImage(raw.old_row),
+    raw.slot === null ? null : Number(raw.slot),
   );
 }
 
@@ -43,8 +45,9 @@ export function changeFromImage(
   image: Record<string, unknown>,
   committedAt: number,
   oldImage: Record<string, unknown> | null = null,
+  slot: number | null = null,
 ): Change {
-  const change = { cursor, topic, op, row: toWireRow(topic, image), committedAt };
+  const change = { cursor, topic, op, row: toWireRow(topic, image), committedAt, slot };
   return oldImage === null ? change : { ...change, oldRow: toWireRow(topic, oldImage) };
 }
 
@@ -75,7 +78,7 @@ export async function readChanges(db: Database, options: ReadOptions): Promise<C
     ? 'floor(extract(epoch FROM committed_at) * 1000)::bigint AS committed_ms'
     : 'committed_at AS committed_ms';
   const rows = await db.sequelize.query<RawChange>(
-    `SELECT CAST(cursor AS TEXT) AS cursor, topic, op, row, old_row, ${committedMs} FROM solstream_change_log ` +
+    `SELECT CAST(cursor AS TEXT) AS cursor, topic, op, row, old_row, ${committedMs}, slot FROM solstream_change_log ` +
       // Qualified: a bare "cursor" here would name the TEXT alias above and sort 10 before 9.
       `WHERE ${where.join(' AND ')} ORDER BY solstream_change_log.cursor LIMIT $${bind.length}`,
     { bind, type: QueryTypes.SELECT, ...(options.transaction ? { transaction: options.transaction } : {}) },

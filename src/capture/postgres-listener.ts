@@ -1,24 +1,36 @@
-// PostgreSQL: LISTEN on the capture channel with pg-listen. Small changes arrive whole in the
-// NOTIFY payload; larger ones (over the 8000-byte payload limit) are announced by cursor and read
-// from the change log. After a lost connection pg-listen reconnects and re-LISTENs; what was
+// PostgreSQL: LISTEN on the capture channel with pg-listen. Each committing transaction sends one
+// notification (migrations/0007-statement-capture.ts): its changes whole when they are few and
+// small, else only its cursor range, which is read from the change log. After a lost connection pg-listen reconnects and re-LISTENs; what was
 // committed meanwhile is read from the change log, since NOTIFY keeps nothing for absent listeners.
 import pgListen from 'pg-listen';
 import type { Database } from '../db/connection.ts';
-import { isTopic } from '../db/schema.ts';
+import { isTopic, type Topic } from '../db/schema.ts';
 import { changeFromImage } from './change-log.ts';
 import type { ChangeOp, LiveSink, LiveSource } from './types.ts';
 
 /** Must match migrations/0002-change-capture.ts. */
 export const CAPTURE_CHANNEL = 'solstream_changes';
 
-interface Payload {
+/** One change in a notification. */
+interface InlineChange {
   c: string;
   t: string;
   o: ChangeOp;
-  ts: number;
-  r?: Record<string, unknown>;
+  r: Record<string, unknown>;
   /** The row before an update (null otherwise). */
-  p?: Record<string, unknown> | null;
+  p: Record<string, unknown> | null;
+  /** The chain slot (null for another writer's row). */
+  s: number | null;
+}
+
+/** A transaction's notification: its cursor range, and its changes when they fit. */
+interface Payload {
+  v: 2;
+  /** First and last cursor of the transaction. */
+  f: string;
+  l: string;
+  ts: number;
+  ch?: InlineChange[];
 }
 
 export function postgresListener(db: Database): LiveSource {
@@ -63,13 +75,20 @@ async function startListening(url: string, sink: LiveSink): Promise<{ position: 
       sink.logger.warn({ payload: raw.slice(0, 200) }, 'ignoring a malformed capture notification');
       return;
     }
-    const { c: cursor, t: topic, o: op, ts, r: image, p: oldImage } = payload;
-    if (!isTopic(topic)) return;
-    if (image !== undefined) {
-      sink.enqueue(() => [changeFromImage(cursor, topic, op, image, ts, oldImage ?? null)]);
+    if (payload.v !== 2 || typeof payload.l !== 'string') {
+      sink.logger.warn({ payload: raw.slice(0, 200) }, 'ignoring a capture notification of an unknown format');
+      return;
+    }
+    const inline = payload.ch;
+    if (inline !== undefined) {
+      sink.enqueue(() =>
+        inline
+          .filter((c) => isTopic(c.t))
+          .map((c) => changeFromImage(c.c, c.t as Topic, c.o, c.r, payload.ts, c.p, c.s)),
+      );
     } else {
-      // Too large for a payload: read it from the log, in its place in the queue.
-      void sink.catchUp(cursor).catch(() => undefined);
+      // Too many or too large for a payload: read the transaction's range from the log, in its place.
+      void sink.catchUp(payload.l).catch(() => undefined);
     }
   };
 

@@ -19,6 +19,11 @@ export interface Change {
   readonly oldRow?: Readonly<Record<string, unknown>>;
   /** When the writing transaction committed (ms since epoch), for lag metrics. */
   readonly committedAt: number;
+  /**
+   * The chain slot the change came from: a row's own `slot` column, or the slot the ingester last
+   * wrote the row at; null for a change no chain data made (another writer's row).
+   */
+  readonly slot: number | null;
 }
 
 /** Raised when a cursor is older than the change log's retention: the client must take a new snapshot. */

@@ -260,6 +260,8 @@ export class BatchWriter {
     }
     for (const row of plain) push(row.topic, row.row as Record<string, unknown>);
 
+    // Positions first: change capture reads a state row's slot from them as the row is written.
+    await this.savePositions(positions, transaction);
     let rowsWritten = 0;
     const rowsByTable: Record<string, number> = {};
     for (const topic of TOPIC_ORDER) {
@@ -269,7 +271,6 @@ export class BatchWriter {
       rowsWritten += rows.length;
       rowsByTable[topic] = rows.length;
     }
-    await this.savePositions(positions, transaction);
     await this.saveCheckpoints(
       updates.flatMap((u) => (u.checkpoint === undefined ? [] : [u.checkpoint])),
       transaction,
@@ -309,11 +310,11 @@ export class BatchWriter {
       const replacements: unknown[] = [];
       for (const { key, positions } of chunk) {
         const [topic, pubkey] = splitSlotKey(key);
-        replacements.push(topic, pubkey, JSON.stringify(positions));
+        replacements.push(topic, pubkey, JSON.stringify(positions), slotOf(positions));
       }
       await this.db.sequelize.query(
-        `INSERT INTO solstream_state_positions (topic, pubkey, positions) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
-         ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions`,
+        `INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions, slot = excluded.slot`,
         { replacements, transaction },
       );
     }
@@ -346,6 +347,14 @@ function dedupeByNaturalKey(topic: Topic, rows: readonly Record<string, unknown>
   const byKey = new Map<string, Record<string, unknown>>();
   for (const row of rows) byKey.set(JSON.stringify(key.map((column) => row[column] ?? null)), row);
   return [...byKey.values()];
+}
+
+/** The slot a state row is at: that of its newest value (created_slot's entry is a slot, not a position). */
+function slotOf(positions: ColumnPositions): number | null {
+  let newest = -1;
+  for (const [column, position] of Object.entries(positions))
+    if (!EARLIEST_WINS.has(column) && position > newest) newest = position;
+  return newest < 0 ? null : Math.floor(newest / 2);
 }
 
 interface FoldedRow {

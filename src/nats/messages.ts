@@ -1,5 +1,5 @@
 // One change as a JetStream message, and back. The body is the change in wire form (topic, op, row,
-// old row, commit time); the headers carry what a consumer needs before it reads the body:
+// old row, commit time, chain slot); the headers carry what a consumer needs before it reads the body:
 //   Solstream-Cursor  the change-log offset of this change
 //   Solstream-Prev    the offset of the change published just before it (everything in between
 //                     was never in this stream: a consumer that has not seen it reads it from the log)
@@ -29,6 +29,7 @@ interface Body {
   readonly row: Readonly<Record<string, unknown>>;
   readonly oldRow?: Readonly<Record<string, unknown>>;
   readonly committedAt: number;
+  readonly slot?: number | null;
 }
 
 export interface OutgoingMessage {
@@ -49,6 +50,7 @@ export function encodeChange(change: Change, prev: string, epoch: string, maxPay
     row: change.row,
     ...(change.oldRow !== undefined ? { oldRow: change.oldRow } : {}),
     committedAt: change.committedAt,
+    slot: change.slot,
   };
   const encoded = encoder.encode(JSON.stringify(body));
   const reference = encoded.byteLength > maxPayload - HEADER_ALLOWANCE;
@@ -92,6 +94,7 @@ export function decodeChange(headers: MsgHdrs | undefined, data: Uint8Array): In
     op: body.op,
     row: body.row,
     committedAt: body.committedAt,
+    slot: body.slot ?? null,
     ...(body.oldRow !== undefined ? { oldRow: body.oldRow } : {}),
   };
   return { cursor, prev, epoch, change };

@@ -66,6 +66,7 @@ export class MemoryLog implements LogReader {
       op,
       row,
       committedAt: Date.now(),
+      slot: null,
       ...(oldRow !== undefined ? { oldRow } : {}),
     };
     this.changes.push(change);
