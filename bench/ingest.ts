@@ -3,8 +3,6 @@
 // from the ledger in memory), then persisted through the ingester's batch writer (idempotent
 // upserts, per-column positions, checkpoints) in batches.
 //   node --import=tsx bench/ingest.ts [transactions] [batchSize]
-import crypto from 'node:crypto';
-import pg from 'pg';
 import { openDatabase } from '../src/db/connection.ts';
 import { TOPICS } from '../src/db/schema.ts';
 import { startGateway } from '../test/gateway/harness.ts';
@@ -14,6 +12,7 @@ import { upsertRows } from '../src/db/repositories/index.ts';
 import { BatchWriter, type Update } from '../src/ingest/writer.ts';
 import { silentLogger } from '../src/log.ts';
 import { postgresCpu, processCpu } from './cpu.ts';
+import { createScratchDatabase } from './database.ts';
 import { buildPrograms, parseProgramsConfig } from '../src/programs/registry.ts';
 import { ActivityScript } from '../src/simulate/activity/player.ts';
 import { memoryContext, MemoryRows, PlayedLedger } from '../test/support/program-harness.ts';
@@ -61,20 +60,9 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     options.postgresAdminUrl ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const count = options.transactions ?? 20_000;
   const batchSize = options.batchSize ?? 500;
-  const name = `solstream_bench_${crypto.randomBytes(5).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), dialect: 'postgres', sqlitePath: null, poolMax: 4 });
+  const scratch = await createScratchDatabase(adminUrl);
+  const name = scratch.name;
+  const db = await openDatabase({ databaseUrl: scratch.url, dialect: 'postgres', sqlitePath: null, poolMax: 4 });
   try {
     await migrateUp(db);
     const capture = options.capture ?? true;
@@ -125,7 +113,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       ? await startGateway({
           db,
           dialect: 'postgres',
-          url: url.toString(),
+          url: scratch.url,
           sqlitePath: null,
           drop: async () => undefined,
         })
@@ -196,7 +184,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     };
   } finally {
     await db.close();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await scratch.drop();
   }
 }
 

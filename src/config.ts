@@ -205,6 +205,13 @@ export interface SolanaConfig {
   readonly geyserUrl: string | null;
   /** x-token the Yellowstone endpoint requires (SOLSTREAM_GEYSER_X_TOKEN); null for none. */
   readonly geyserXToken: string | null;
+  /**
+   * The processed stream (SOLSTREAM_PROCESSED): what the chain shows at `processed`, announced to
+   * processed subscriptions ahead of the database, through a Yellowstone stream (accounts and
+   * transactions) or websocket RPC (accounts only); `auto` picks geyser when an endpoint is known.
+   * `off`: none (finalized slots are still followed).
+   */
+  readonly processed: 'auto' | 'geyser' | 'rpc-websocket' | 'off';
 }
 
 /** The websocket URL web3.js derives from an RPC URL: ws(s) scheme, and port + 1 when a port is given. */
@@ -233,8 +240,21 @@ export function loadSolanaConfig(env: Env): SolanaConfig {
   const rpcUrl = readUrl(env, 'SOLANA_RPC_URL', 'http://127.0.0.1:8899', ['http', 'https']);
   const wsUrl = readUrl(env, 'SOLANA_WS_URL', deriveWsUrl(rpcUrl), ['ws', 'wss']);
   const commitment = (env.SOLANA_COMMITMENT?.trim() || 'confirmed') as Commitment;
+  if (commitment === 'processed') {
+    throw new ConfigError(
+      'SOLANA_COMMITMENT=processed would store rows of slots that may still die; the database holds ' +
+        'confirmed (or finalized) data, and processed changes reach subscriptions that ask for them ' +
+        'through the processed stream (SOLSTREAM_PROCESSED)',
+    );
+  }
   if (!COMMITMENTS.includes(commitment)) {
-    throw new ConfigError(`SOLANA_COMMITMENT must be one of ${COMMITMENTS.join(', ')}, got "${env.SOLANA_COMMITMENT}"`);
+    throw new ConfigError(`SOLANA_COMMITMENT must be confirmed or finalized, got "${env.SOLANA_COMMITMENT}"`);
+  }
+  const processed = env.SOLSTREAM_PROCESSED?.trim().toLowerCase() || 'auto';
+  if (!['auto', 'geyser', 'rpc-websocket', 'off'].includes(processed)) {
+    throw new ConfigError(
+      `SOLSTREAM_PROCESSED must be auto, geyser, rpc-websocket or off, got "${env.SOLSTREAM_PROCESSED}"`,
+    );
   }
   return {
     rpcUrl,
@@ -249,6 +269,7 @@ export function loadSolanaConfig(env: Env): SolanaConfig {
     rpcRetryBaseMs: readInt(env, 'SOLSTREAM_RPC_RETRY_BASE_MS', 250, 1, 60_000),
     programs: env.SOLSTREAM_PROGRAMS,
     maxLagSeconds: readInt(env, 'SOLSTREAM_INGEST_MAX_LAG_SECONDS', 30, 1, 86_400),
+    processed: processed as SolanaConfig['processed'],
     ...readSource(env),
   };
 }

@@ -73,8 +73,18 @@ const DATABASE: FlagTable = {
 const SOLANA: FlagTable = {
   'rpc-url': { env: 'SOLANA_RPC_URL', value: 'URL', description: 'Solana JSON-RPC endpoint to ingest from' },
   'ws-url': { env: 'SOLANA_WS_URL', value: 'URL', description: 'its PubSub websocket endpoint' },
-  commitment: { env: 'SOLANA_COMMITMENT', value: 'LEVEL', description: 'processed, confirmed or finalized' },
+  commitment: {
+    env: 'SOLANA_COMMITMENT',
+    value: 'LEVEL',
+    description: 'confirmed or finalized: what the database stores',
+  },
   programs: { env: 'SOLSTREAM_PROGRAMS', value: 'LIST', description: 'programs to follow (docs/programs.md)' },
+  'geyser-url': { env: 'SOLSTREAM_GEYSER_URL', value: 'URL', description: 'Yellowstone (Geyser gRPC) endpoint' },
+  processed: {
+    env: 'SOLSTREAM_PROCESSED',
+    value: 'MODE',
+    description: 'processed stream: auto, geyser, rpc-websocket or off',
+  },
 };
 
 export const SERVE_FLAGS: FlagTable = {

@@ -7,6 +7,7 @@ import { migrateUp } from '../db/migrator.ts';
 import { startIngester } from '../ingest/ingester.ts';
 import { superviseIngest } from '../ingest/ownership.ts';
 import { createLogger } from '../log.ts';
+import { openSpeculativeBus } from '../capture/speculative-bus.ts';
 import { buildPrograms, parseProgramsConfig } from '../programs/registry.ts';
 
 export async function run(_argv: string[], config: Config): Promise<number> {
@@ -20,10 +21,14 @@ export async function run(_argv: string[], config: Config): Promise<number> {
     'ingest starting',
   );
   if (config.migrateOnStart) await migrateUp(db);
+  // Gateways of other processes hear the processed stream through the database (PostgreSQL NOTIFY);
+  // an SQLite database has no such channel, so the ingester alone announces nothing.
+  const bus = db.dialect === 'postgres' ? openSpeculativeBus(db, logger) : undefined;
   const ownership = superviseIngest({
     db,
     logger,
-    start: (lease, failed) => startIngester({ db, config, programs, logger, lease, onFailure: failed }),
+    start: (lease, failed) =>
+      startIngester({ db, config, programs, logger, lease, onFailure: failed, speculative: bus }),
   });
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -32,6 +37,7 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       process.off('SIGINT', stop);
       void ownership
         .close()
+        .then(() => bus?.close())
         .then(() => db.close())
         .then(() => resolve(0));
     };

@@ -16,6 +16,8 @@ import { createIngestMetrics } from '../ingest/metrics.ts';
 import { superviseIngest } from '../ingest/ownership.ts';
 import { createLogger } from '../log.ts';
 import { openCapture } from '../nats/capture.ts';
+import { SpeculativeFeed } from '../capture/speculative.ts';
+import { openSpeculativeBus } from '../capture/speculative-bus.ts';
 import { buildPrograms, parseProgramsConfig } from '../programs/registry.ts';
 import { localClusterOptions, startLocalCluster } from '../simulate/cluster.ts';
 
@@ -56,6 +58,11 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       },
     });
     const registry = new client.Registry();
+    // Processed changes and slot fates, from whichever process ingests, to this gateway.
+    const bus = openSpeculativeBus(db, logger);
+    stack.push({ name: 'speculative bus', close: () => bus.close() });
+    const speculative = new SpeculativeFeed({ bus, feed, logger });
+    stack.push({ name: 'speculative feed', close: () => speculative.close() });
 
     let solana = config.solana;
     if (config.ingest === 'local') {
@@ -101,6 +108,7 @@ export async function run(_argv: string[], config: Config): Promise<number> {
                 lease,
                 metrics: ingestMetrics,
                 onFailure: failed,
+                speculative: bus,
               }),
           });
     if (ownership !== undefined) stack.push({ name: 'ingest', close: () => ownership.close() });
@@ -111,6 +119,7 @@ export async function run(_argv: string[], config: Config): Promise<number> {
       config,
       db,
       feed,
+      speculative,
       relay,
       logger,
       registry,

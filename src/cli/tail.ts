@@ -7,6 +7,7 @@ import { createClient, SolstreamError, type Filter as ClientFilter } from '../..
 import type { Config } from '../config.ts';
 import { isTopic, TOPICS, type Topic } from '../db/schema.ts';
 import { isCursor } from '../wire/cursor.ts';
+import { COMMITMENTS, type Commitment } from '../wire/protocol.ts';
 import { parseFilters, UsageError } from './tail/filters.ts';
 import { ndjson, table, type Formatter, type TailRecord } from './tail/format.ts';
 
@@ -18,6 +19,9 @@ export const TAIL_USAGE = `usage: solstream tail TOPIC [options]
   --since CURSOR          resume after CURSOR instead of taking a snapshot
   --limit N               snapshot size (the latest N rows of append-only topics)
   --no-snapshot           live changes only
+  --commitment LEVEL      confirmed (default), finalized (changes once their slot is final), or
+                          processed (speculative changes ahead of the database, rolled back when
+                          their slot dies)
   --format ndjson|table   default: table on a terminal, ndjson otherwise
   --url URL               gateway websocket URL (default ws://HOST:PORT/ws from the configuration)
   --api-key KEY           API key, when the gateway requires one
@@ -30,6 +34,7 @@ interface TailOptions {
   readonly since?: string;
   readonly limit?: number;
   readonly snapshot: boolean;
+  readonly commitment?: Commitment;
   readonly format: 'ndjson' | 'table';
   readonly url: string;
   readonly apiKey?: string;
@@ -51,6 +56,7 @@ export function parseTailArgs(argv: string[], config: Config, isTty: boolean): T
         since: { type: 'string' },
         limit: { type: 'string' },
         'no-snapshot': { type: 'boolean' },
+        commitment: { type: 'string' },
         format: { type: 'string' },
         url: { type: 'string' },
         'api-key': { type: 'string' },
@@ -78,6 +84,10 @@ export function parseTailArgs(argv: string[], config: Config, isTty: boolean): T
       throw new UsageError(`--limit must be a positive whole number, got "${values.limit}"`);
     }
   }
+  const commitment = values.commitment;
+  if (commitment !== undefined && !(COMMITMENTS as readonly string[]).includes(commitment)) {
+    throw new UsageError(`--commitment must be processed, confirmed or finalized, got "${commitment}"`);
+  }
   let url = values.url ?? defaultUrl(config);
   if (!/^wss?:\/\//.test(url)) {
     if (/^https?:\/\//.test(url)) url = url.replace(/^http/, 'ws');
@@ -89,6 +99,7 @@ export function parseTailArgs(argv: string[], config: Config, isTty: boolean): T
     ...(values.since !== undefined ? { since: values.since } : {}),
     ...(limit !== undefined ? { limit } : {}),
     snapshot: values['no-snapshot'] !== true,
+    ...(commitment !== undefined ? { commitment: commitment as Commitment } : {}),
     format,
     url,
     ...(values['api-key'] !== undefined ? { apiKey: values['api-key'] } : {}),
@@ -113,7 +124,7 @@ export async function run(argv: string[], config: Config): Promise<number> {
   });
   const print = (record: TailRecord) => {
     const lines = formatter.format(record);
-    process.stdout.write(`${lines.join('\n')}\n`);
+    if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   };
 
   return new Promise<number>((resolve) => {
@@ -152,6 +163,7 @@ export async function run(argv: string[], config: Config): Promise<number> {
         filter: options.filter,
         snapshot: options.snapshot ? snapshot : false,
         ...(options.since !== undefined ? { since: options.since } : {}),
+        ...(options.commitment !== undefined ? { commitment: options.commitment } : {}),
       })
       .subscribe({
         next: (event) => {
@@ -160,7 +172,32 @@ export async function run(argv: string[], config: Config): Promise<number> {
               for (const row of event.rows) print({ type: 'snapshot', topic: event.topic, row, cursor: event.cursor });
               return;
             case 'change':
-              print({ type: 'change', topic: event.topic, op: event.op, row: event.row, cursor: event.cursor });
+              print({
+                type: 'change',
+                topic: event.topic,
+                op: event.op,
+                row: event.row,
+                cursor: event.cursor,
+                slot: event.slot,
+                commitment: event.commitment,
+              });
+              return;
+            case 'speculative':
+              print({
+                type: 'change',
+                topic: event.topic,
+                op: event.op,
+                row: event.row,
+                cursor: null,
+                slot: event.slot,
+                commitment: event.commitment,
+              });
+              return;
+            case 'slot':
+              print({ type: 'slot', topic: event.topic, slot: event.slot, commitment: event.commitment });
+              return;
+            case 'retract':
+              print({ type: 'retract', topic: event.topic, slot: event.slot, changes: event.changes });
               return;
             case 'reset':
               print({ type: 'reset', topic: event.topic, reason: event.reason });

@@ -1,6 +1,6 @@
 // One websocket connection as the protocol core sees it: its messages (subscribe, unsubscribe,
 // ping), rate limit, subscriptions, and the delivery of changes to them with the slow-consumer bound.
-import type { Change, ChangeFeed } from '../capture/types.ts';
+import type { Change, ChangeFeed, ChangeOp } from '../capture/types.ts';
 import { CursorEpochMismatchError, CursorExpiredError, InvalidCursorError } from '../capture/types.ts';
 import type { Dialect } from '../config.ts';
 import { isTopic, TABLES, type Topic } from '../db/schema.ts';
@@ -16,6 +16,16 @@ import {
   type SubscribeMessage,
 } from '../wire/protocol.ts';
 import { compileFilter, FilterError, type CompiledFilter } from './filters.ts';
+import {
+  attachFinalized,
+  attachProcessed,
+  holdUntilFinalized,
+  overlaySnapshot,
+  resumeOwed,
+  supersededFor,
+  unknownSlot,
+  type CommitmentTarget,
+} from './commitment.ts';
 import { changeBody, viewOp } from './frames.ts';
 import { join, type JoinContext } from './join.ts';
 import { RateLimiter } from './limits.ts';
@@ -35,7 +45,7 @@ export interface ConnectionHost {
   forget(connection: Connection): void;
 }
 
-export class Connection implements ConnectionHandle, JoinContext {
+export class Connection implements ConnectionHandle, JoinContext, CommitmentTarget {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly limiter: RateLimiter;
   /** Bytes of snapshot frames still being written; not counted against the slow-consumer bound. */
@@ -153,7 +163,10 @@ export class Connection implements ConnectionHandle, JoinContext {
     subscription.state = 'closed';
     subscription.detach?.();
     subscription.detach = null;
+    subscription.detachCommitment?.();
+    subscription.detachCommitment = null;
     subscription.buffer = [];
+    subscription.held = [];
     this.subscriptions.delete(subscription.id);
     this.metrics.subscriptionRemoved(subscription.topic);
   }
@@ -178,6 +191,26 @@ export class Connection implements ConnectionHandle, JoinContext {
     const topic = request.topic;
     if (this.principal.topics !== '*' && !this.principal.topics.includes(topic)) {
       return new ProtocolError(ErrorCode.ForbiddenTopic, `this API key may not read ${topic}`, id);
+    }
+    if (request.commitment === 'finalized' && this.options.speculative === undefined) {
+      return new ProtocolError(
+        ErrorCode.InvalidCommitment,
+        'this gateway does not follow finalized slots; subscribe at confirmed',
+        id,
+      );
+    }
+    if (request.slots !== undefined && request.slots.length > 0) {
+      const unknown =
+        this.options.speculative === undefined
+          ? request.slots[0]
+          : unknownSlot(this.options.speculative, { topic, resumeSlots: request.slots });
+      if (unknown !== null && unknown !== undefined) {
+        return new ProtocolError(
+          ErrorCode.SlotsUnknown,
+          `the fate of slot ${unknown} is no longer known here; subscribe again with a snapshot`,
+          id,
+        );
+      }
     }
     let filter: CompiledFilter;
     try {
@@ -218,8 +251,22 @@ export class Connection implements ConnectionHandle, JoinContext {
       position: '0',
       buffer: [],
       detach: null,
+      commitment: request.commitment ?? 'confirmed',
+      speculativeLive: false,
+      received: new Set(),
+      resumeSlots: request.slots ?? [],
+      held: [],
+      detachCommitment: null,
     };
     this.subscriptions.set(request.id, subscription);
+    const speculative = this.options.speculative;
+    if (speculative !== undefined && subscription.commitment === 'processed') {
+      subscription.detachCommitment = attachProcessed(speculative, subscription, this);
+    } else if (speculative !== undefined && subscription.commitment === 'finalized') {
+      subscription.detachCommitment = attachFinalized(speculative, subscription, (change, op) =>
+        this.sendCommitted(subscription, change, op),
+      );
+    }
     this.metrics.subscriptionAdded(topic);
     // Attach first, then read the position: every change after it reaches this subscription.
     subscription.detach = this.gateway.attach(topic, (change) => this.onChange(subscription, change));
@@ -269,16 +316,42 @@ export class Connection implements ConnectionHandle, JoinContext {
     }
   }
 
+  started(subscription: Subscription, rows: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+    const speculative = this.options.speculative;
+    if (speculative === undefined || subscription.commitment !== 'processed') return rows as Record<string, unknown>[];
+    subscription.speculativeLive = true;
+    resumeOwed(speculative, subscription, this);
+    return overlaySnapshot(speculative, subscription, rows);
+  }
+
   deliver(subscription: Subscription, change: Change): void {
     if (this.done || subscription.state === 'closed') return;
     if (compareCursors(change.cursor, subscription.position) <= 0) return;
     const op = viewOp(subscription.filter, change);
     if (op === null) return;
     subscription.position = change.cursor;
-    if (!this.socket.isOpen) return;
-    this.socket.send(subscription.framePrefix + changeBody(change, op, this.options.feed.epoch) + '}');
-    this.metrics.messageSent(MessageType.Change);
+    const speculative = this.options.speculative;
+    if (speculative !== undefined && subscription.commitment !== 'confirmed') {
+      if (supersededFor(speculative, subscription, change)) return;
+      if (subscription.commitment === 'finalized' && holdUntilFinalized(speculative, subscription, change, op)) {
+        if (subscription.held.length > JOIN_BUFFER_LIMIT) this.slowConsumer();
+        return;
+      }
+    }
+    this.sendCommitted(subscription, change, op);
+  }
+
+  private sendCommitted(subscription: Subscription, change: Change, op: ChangeOp): void {
+    if (this.done || !this.socket.isOpen) return;
+    const level = subscription.commitment === 'finalized' ? 'finalized' : 'confirmed';
+    this.sendChangeFrame(subscription.framePrefix + changeBody(change, op, this.options.feed.epoch, level) + '}');
     this.gateway.delivered(change);
+  }
+
+  sendChangeFrame(frame: string): void {
+    if (this.done || !this.socket.isOpen) return;
+    this.socket.send(frame);
+    this.metrics.messageSent(MessageType.Change);
     if (this.socket.bufferedAmount - this.snapshotBytesInFlight > this.options.limits.maxBufferedBytes) {
       this.slowConsumer();
     }

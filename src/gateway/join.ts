@@ -22,6 +22,11 @@ export interface JoinContext {
   /** Sends a snapshot frame; resolves once it is written. */
   sendSnapshot(message: ServerMessage): Promise<void>;
   deliver(subscription: Subscription, change: Change): void;
+  /**
+   * The subscription's first frame is about to go out: from now on its speculative changes may be
+   * sent. Returns the snapshot rows to send (a processed snapshot has speculative rows laid over).
+   */
+  started(subscription: Subscription, rows: readonly Record<string, unknown>[]): Record<string, unknown>[];
 }
 
 /** The change-log offset a resume starts after; throws for a cursor of another log. */
@@ -54,8 +59,9 @@ export async function join(
     });
     if (subscription.state === 'closed') return;
     subscription.position = snapshot.offset;
+    const rows = context.started(subscription, snapshot.rows);
     context.send({ type: MessageType.Subscribed, id, topic, cursor: snapshot.cursor });
-    await context.sendSnapshot({ type: MessageType.Snapshot, id, rows: snapshot.rows, cursor: snapshot.cursor });
+    await context.sendSnapshot({ type: MessageType.Snapshot, id, rows, cursor: snapshot.cursor });
   } else if (request.since !== undefined) {
     const since = resumeOffset(feed, request.since);
     // Replay (since, attachedAt] from the log in pages; the hot stream buffer covers the rest.
@@ -64,6 +70,7 @@ export async function join(
     if (subscription.state === 'closed') return;
     subscription.position = since;
     context.send({ type: MessageType.Subscribed, id, topic, cursor: wire(since) });
+    context.started(subscription, []);
     for (;;) {
       for (const change of page) context.deliver(subscription, change);
       const last = page.at(-1);
@@ -76,6 +83,7 @@ export async function join(
     if (subscription.state === 'closed') return;
     subscription.position = compareCursors(cursor, attachedAt) > 0 ? cursor : attachedAt;
     context.send({ type: MessageType.Subscribed, id, topic, cursor: wire(subscription.position) });
+    context.started(subscription, []);
   }
   if (subscription.state !== 'joining') return;
   const buffered = subscription.buffer;

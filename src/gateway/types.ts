@@ -1,5 +1,6 @@
 // The gateway core's boundary: what it needs from a transport socket, who is connected, what it
 // reports to metrics, and what it offers to the transport adapter (src/gateway/ws.ts).
+import type { SpeculativeFeed } from '../capture/speculative.ts';
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Config, Dialect } from '../config.ts';
 import type { Topic } from '../db/schema.ts';
@@ -48,6 +49,11 @@ export const noMetrics: GatewayMetrics = {
 
 export interface GatewayOptions {
   readonly feed: ChangeFeed;
+  /**
+   * What is processed but not yet committed, and the finalized slot; without it, processed
+   * subscriptions get only committed changes and finalized ones are refused.
+   */
+  readonly speculative?: SpeculativeFeed | undefined;
   readonly dialect: Dialect;
   readonly limits: Config['ws'];
   readonly logger: Logger;

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { SpeculativeFeed } from '../capture/speculative.ts';
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connection.ts';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   readonly config: Config;
   readonly db: Database;
   readonly feed: ChangeFeed;
+  /** Processed changes and slot fates for processed and finalized subscriptions (none: refused / committed only). */
+  readonly speculative?: SpeculativeFeed;
   /** NATS mode: this process's part in relaying, for /readyz and /metrics. */
   readonly relay?: RelayStatus | null;
   readonly logger: Logger;
@@ -91,7 +94,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { config, db, feed, logger } = options;
   const relay = options.relay ?? null;
   const metrics = createMetrics(options.registry, relay);
-  const gateway = makeGateway({ feed, dialect: db.dialect, limits: config.ws, logger, metrics });
+  const gateway = makeGateway({
+    feed,
+    speculative: options.speculative,
+    dialect: db.dialect,
+    limits: config.ws,
+    logger,
+    metrics,
+  });
   const websockets = createWebSocketGateway({ gateway, config, logger });
   const staticRoot = options.staticDir === undefined ? null : path.resolve(options.staticDir);
 

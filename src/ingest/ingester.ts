@@ -8,6 +8,7 @@
 // - checkpoints advance with the rows they cover, and only over a stretch known to be complete: a
 //   live transaction moves its program's checkpoint only if it arrived while no gap was open.
 import { Connection } from '@solana/web3.js';
+import type { SpeculativeBus } from '../capture/speculative-bus.ts';
 import type { ChangeFeed } from '../capture/types.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connection.ts';
@@ -22,6 +23,7 @@ import { Pipeline, ShuttingDownError, type IngestItem } from './pipeline.ts';
 import { rpcWebSocketSource } from './sources/rpc-websocket.ts';
 import { geyserSource } from './sources/geyser.ts';
 import type { LiveEvents, LiveSource, ResumePoint } from './sources/types.ts';
+import { startProcessedStream, type ProcessedStream } from './speculative.ts';
 import { BatchWriter, type Checkpoint, type UpsertRows, type WriteResult } from './writer.ts';
 
 export interface IngesterOptions {
@@ -40,6 +42,13 @@ export interface IngesterOptions {
   readonly source?: (chain: ChainReader) => LiveSource;
   /** Called once if the ingester stops on its own (its lease was taken over, a write failed for good). */
   readonly onFailure?: (error: Error) => void;
+  /**
+   * Where the processed stream announces to the gateways (capture/speculative-bus.ts); without one
+   * there is no processed stream. SOLSTREAM_PROCESSED picks its source.
+   */
+  readonly speculative?: SpeculativeBus | undefined;
+  /** The processed stream's source, when a test gives its own (else from SOLSTREAM_PROCESSED). */
+  readonly processedSource?: (chain: ChainReader) => LiveSource | null;
 }
 
 export interface IngesterStats {
@@ -103,6 +112,34 @@ function defaultSource(
       geyserSource({ url, xToken: settings.geyserXToken, programIds, commitment: settings.commitment, chain, logger });
   }
   return (chain) => rpcWebSocketSource({ chain, programIds, commitment: settings.commitment, logger });
+}
+
+/** The processed stream's source for SOLSTREAM_PROCESSED (null: finalized slots only). */
+function processedSourceFor(
+  settings: Config['solana'],
+  programIds: readonly string[],
+  logger: Logger,
+): (chain: ChainReader) => LiveSource | null {
+  const mode =
+    settings.processed === 'auto' ? (settings.geyserUrl !== null ? 'geyser' : 'rpc-websocket') : settings.processed;
+  if (mode === 'off') return () => null;
+  if (mode === 'geyser') {
+    const url = settings.geyserUrl;
+    if (url === null) throw new Error('SOLSTREAM_PROCESSED=geyser needs SOLSTREAM_GEYSER_URL');
+    return (chain) =>
+      geyserSource({
+        url,
+        xToken: settings.geyserXToken,
+        programIds,
+        commitment: 'processed',
+        chain,
+        logger,
+        slotStatuses: true,
+        waitForBlockTime: false,
+      });
+  }
+  return (chain) =>
+    rpcWebSocketSource({ chain, programIds, commitment: 'processed', logger, slotStatuses: true, transactions: false });
 }
 
 /** Counts into `stats` what it passes on to `metrics`. */
@@ -181,6 +218,53 @@ export function startIngester(options: IngesterOptions): Ingester {
       .join('+') || programId;
   const catchUpRunner = new CatchUp({ chain, pipeline, settings, logger, closed: isClosed, nameOf });
   const source = (options.source ?? defaultSource(settings, programIds, logger))(chain);
+  const processed = startProcessed();
+
+  /**
+   * The processed stream beside the writing one: its own connection (its websocket subscriptions
+   * apart from the writing source's), chain reader at processed, and read-only pipeline.
+   */
+  function startProcessed(): ProcessedStream | null {
+    const bus = options.speculative;
+    if (bus === undefined) return null;
+    const processedLogger = logger.child({ stream: 'processed' });
+    const processedConnection = new Connection(settings.rpcUrl, {
+      wsEndpoint: settings.wsUrl,
+      commitment: 'processed',
+      disableRetryOnRateLimit: true,
+    });
+    const processedChain = new ChainReader({
+      connection: processedConnection,
+      commitment: 'processed',
+      retry: { maxRetries: 2, baseMs: settings.rpcRetryBaseMs },
+      concurrency: settings.rpcConcurrency,
+      pageSize: settings.backfillPageSize,
+      logger: processedLogger,
+      metrics,
+      closed: isClosed,
+    });
+    const processedPipeline = new Pipeline({
+      db,
+      programs,
+      chain: processedChain,
+      writer,
+      logger: processedLogger,
+      metrics: noIngestMetrics,
+      closed: isClosed,
+      skipLevel: 'debug',
+    });
+    const make = options.processedSource ?? processedSourceFor(settings, programIds, processedLogger);
+    const processedSource = make(processedChain);
+    return startProcessedStream({
+      source: processedSource,
+      // Websocket RPC says nothing of confirmations: the confirmed slot is read instead.
+      pollConfirmedMs: processedSource?.name === 'rpc-websocket' ? 400 : 0,
+      pipeline: processedPipeline,
+      chain: processedChain,
+      bus,
+      logger: processedLogger,
+    });
+  }
 
   let failed = false;
   /** True while every transaction since the checkpoints is known to be written or queued. */
@@ -418,7 +502,7 @@ export function startIngester(options: IngesterOptions): Ingester {
       closed = true;
       if (supervisor !== null) clearInterval(supervisor);
       queue.length = 0;
-      await source.close();
+      await Promise.all([source.close(), processed?.close()]);
       await Promise.allSettled([catchUpRunning, draining]);
       await pipeline.drain().catch(() => undefined);
       await writer.drain();

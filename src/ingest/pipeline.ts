@@ -17,6 +17,7 @@ import {
   type TransactionInput,
 } from '../programs/types.ts';
 import type { ChainReader } from './chain.ts';
+import { EARLIEST_WINS } from './positions.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { RetriesExhaustedError } from './rpc.ts';
 import type { BatchWriter, Checkpoint, Update, WriteResult } from './writer.ts';
@@ -42,7 +43,23 @@ export interface PipelineOptions {
   readonly metrics: IngestMetrics;
   /** True once the ingester is shutting down: a batch waiting for the chain gives up. */
   readonly closed: () => boolean;
+  /**
+   * How input that cannot be mapped is logged: `error` (the default; its rows are lost) or `debug`
+   * (a preview, whose input the writing pipeline reports itself).
+   */
+  readonly skipLevel?: 'error' | 'debug';
 }
+
+/** A row a preview would write: whole (merged onto what is stored), in wire form. */
+export interface PreviewRow {
+  readonly topic: Topic;
+  readonly row: Readonly<Record<string, unknown>>;
+  /** The stored (or overlaid) row it replaces, in wire form; null when it would be new. */
+  readonly before: Readonly<Record<string, unknown>> | null;
+}
+
+/** Rows of earlier, not yet stored updates by table and natural key value (a preview's overlay). */
+export type RowOverlay = (topic: Topic, key: string) => Readonly<Record<string, unknown>> | undefined;
 
 /** Longest wait between two attempts at mapping a batch while the chain does not answer, in ms. */
 const MAX_RETRY_DELAY_MS = 10_000;
@@ -87,6 +104,34 @@ export class Pipeline {
     const run = this.queue.then(() => this.run(items));
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The rows `item` would produce, without writing anything: each merged onto the stored row, and
+   * onto `overlay` (rows of earlier updates not stored yet). Reads the database and the chain only.
+   */
+  async preview(item: Exclude<IngestItem, { kind: 'checkpoint' }>, overlay?: RowOverlay): Promise<PreviewRow[]> {
+    const batch = new BatchState(this.options, overlay);
+    const out: PreviewRow[] = [];
+    for (const program of this.programsAt(item.programId)) {
+      const context = batch.contextFor(program, this.caches.get(program) as BoundedCache);
+      const mapped = await this.mapOne(program, item, context);
+      for (const decoded of mapped) {
+        const fragment = decoded.row as Record<string, unknown>;
+        const key = keyValueOf(decoded.topic, fragment);
+        const before = key === null ? null : await batch.rowByKey(decoded.topic, key);
+        const merged: Record<string, unknown> = { ...before, ...fragment };
+        // As the writer does: a creation slot only moves earlier.
+        for (const column of EARLIEST_WINS) {
+          const stored = before?.[column];
+          if (typeof stored === 'number' && Number(fragment[column] ?? Infinity) > stored) merged[column] = stored;
+        }
+        const row = toWireRow(decoded.topic, merged) as Record<string, unknown>;
+        out.push({ topic: decoded.topic, row, before });
+      }
+      batch.remember(mapped);
+    }
+    return out;
   }
 
   /** Resolves once every batch submitted so far has finished. */
@@ -179,7 +224,15 @@ class BatchState {
   private readonly stored = new Map<string, Promise<Record<string, unknown> | null>>();
   private readonly histories = new Map<string, Promise<readonly TransactionInput[]>>();
 
-  constructor(private readonly options: PipelineOptions) {}
+  constructor(
+    private readonly options: PipelineOptions,
+    private readonly overlay?: RowOverlay,
+  ) {}
+
+  /** The row of `topic` whose one-column natural key is `value`, as stored, overlaid and mapped so far. */
+  async rowByKey(topic: Topic, value: string): Promise<Record<string, unknown> | null> {
+    return (await this.row(topic, value)) as Record<string, unknown> | null;
+  }
 
   remember(rows: readonly DecodedRow[]): void {
     for (const row of rows) {
@@ -203,7 +256,10 @@ class BatchState {
       cache,
       skip: (reason: SkipReason, details: Readonly<Record<string, unknown>>) => {
         metrics.skipped(program.name, reason);
-        logger.error({ program: program.name, reason, ...details }, 'chain data that could not be mapped; skipped');
+        logger[this.options.skipLevel ?? 'error'](
+          { program: program.name, reason, ...details },
+          'chain data that could not be mapped; skipped',
+        );
       },
     };
   }
@@ -212,9 +268,9 @@ class BatchState {
     const key = `${topic}\u0000${value}`;
     let stored = this.stored.get(key);
     if (stored === undefined) this.stored.set(key, (stored = this.read(topic, value)));
-    const [fromDb, pending] = [await stored, this.pending.get(key)];
-    if (fromDb === null && pending === undefined) return null;
-    return { ...fromDb, ...pending } as Partial<RowOf<T>>;
+    const [fromDb, overlaid, pending] = [await stored, this.overlay?.(topic, value), this.pending.get(key)];
+    if (fromDb === null && overlaid === undefined && pending === undefined) return null;
+    return { ...fromDb, ...overlaid, ...pending } as Partial<RowOf<T>>;
   }
 
   private async read(topic: Topic, value: string): Promise<Record<string, unknown> | null> {
@@ -227,10 +283,16 @@ class BatchState {
   }
 }
 
-/** The lookup key of a row whose natural key is one column (state rows, votes), or null. */
-function keyOf(topic: Topic, row: Record<string, unknown>): string | null {
+/** The value of a row's natural key when it is one column (state rows), or null. */
+function keyValueOf(topic: Topic, row: Record<string, unknown>): string | null {
   const naturalKey: readonly string[] = TABLES[topic].naturalKey;
   if (naturalKey.length !== 1) return null;
   const value = row[naturalKey[0] as string];
-  return typeof value === 'string' ? `${topic}\u0000${value}` : null;
+  return typeof value === 'string' ? value : null;
+}
+
+/** The lookup key of a row whose natural key is one column (state rows), or null. */
+function keyOf(topic: Topic, row: Record<string, unknown>): string | null {
+  const value = keyValueOf(topic, row);
+  return value === null ? null : `${topic}\u0000${value}`;
 }

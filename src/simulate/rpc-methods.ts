@@ -335,6 +335,23 @@ const METHODS: Record<string, Method> = {
       }),
     };
   },
+  getBlocks: (ledger, params) => {
+    // The blocks in [start, end] at confirmed or finalized (processed is refused, as by a real node):
+    // slots of the surviving chain only, dead and skipped ones left out.
+    const [start, endOrConfig] = params;
+    if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 0)
+      throw invalidParams('start slot must be a u64');
+    const end = typeof endOrConfig === 'number' ? endOrConfig : undefined;
+    const commitment = atLeastConfirmed(config(params, typeof endOrConfig === 'number' ? 2 : 1));
+    const top = Math.min(end ?? Number.MAX_SAFE_INTEGER, ledger.slot(commitment));
+    if (top - start > 500_000) throw new RpcError(-32602, 'Slot range too large; max 500000');
+    const out: number[] = [];
+    for (let slot = start; slot <= top; slot++) {
+      const info = ledger.slotInfo(slot);
+      if (info !== null && (info.status === 'confirmed' || info.status === 'finalized')) out.push(slot);
+    }
+    return out;
+  },
   getBlockTime: (ledger, params) => {
     const slot = params[0];
     if (typeof slot !== 'number') throw invalidParams('slot must be a number');

@@ -18,8 +18,12 @@ export enum MessageType {
   Unsubscribed = 'unsubscribed',
   /** Server → client: the rows matching a subscription at `cursor`. */
   Snapshot = 'snapshot',
-  /** Server → client: one committed change matching a subscription. */
+  /** Server → client: one change matching a subscription (committed, or speculative at `processed`). */
   Change = 'change',
+  /** Server → client (processed subscriptions): a slot whose changes this subscription received is now confirmed. */
+  Slot = 'slot',
+  /** Server → client (processed subscriptions): a slot died; these changes undo what it delivered. */
+  Retract = 'retract',
   /** Server → client: a request failed (with `id` when it concerns a subscription). */
   Error = 'error',
   /** Server → client: answer to `ping`. */
@@ -61,6 +65,10 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   /** The API key may not read this topic. */
   ForbiddenTopic = 'forbidden_topic',
+  /** `commitment` is not `processed`, `confirmed` or `finalized` (or this gateway cannot serve it). */
+  InvalidCommitment = 'invalid_commitment',
+  /** A resumed processed subscription named a slot whose fate the server no longer knows: take a new snapshot. */
+  SlotsUnknown = 'slots_unknown',
   /** The server failed; the subscription (if any) was not created or has ended. */
   InternalError = 'internal_error',
 }
@@ -90,6 +98,13 @@ export const SUBPROTOCOL = 'solstream.v1';
 export const KEY_SUBPROTOCOL_PREFIX = 'solstream.key.';
 
 export type ChangeOp = 'insert' | 'update' | 'delete';
+
+/**
+ * How settled a change is. `processed`: seen in a slot that may still be dropped (a minority fork);
+ * `confirmed`: voted on by a supermajority (what the database holds); `finalized`: rooted, final.
+ */
+export type Commitment = 'processed' | 'confirmed' | 'finalized';
+export const COMMITMENTS: readonly Commitment[] = ['processed', 'confirmed', 'finalized'];
 
 /** A JSON scalar a filter compares with. u64 values as decimal strings (or safe integers). */
 export type FilterScalar = string | number | boolean;
@@ -122,6 +137,19 @@ export interface SubscribeMessage {
   readonly snapshot?: boolean | { readonly limit: number };
   /** Resume: deliver every matching change after this cursor, then live. Excludes `snapshot`. */
   readonly since?: string;
+  /**
+   * `confirmed` (the default): committed changes as they commit. `finalized`: committed changes once
+   * their slot is finalized. `processed`: also speculative changes as soon as their slot is
+   * processed, `slot` notices when such a slot confirms and `retract` when it dies.
+   */
+  readonly commitment?: Commitment;
+  /**
+   * processed, resuming with `since`: the slots whose speculative changes the client received
+   * before it lost the connection and whose fate it was not told. The server answers each with a
+   * `slot` notice or a `retract` (or fails the subscription with `slots_unknown` when it no longer
+   * knows one: take a new snapshot).
+   */
+  readonly slots?: readonly number[];
 }
 
 export interface UnsubscribeMessage {
@@ -154,6 +182,7 @@ export interface SnapshotMessage {
   readonly cursor: string;
 }
 
+/** A committed change: in the change log, at `cursor`. */
 export interface ChangeMessage {
   readonly type: MessageType.Change;
   readonly id: string;
@@ -161,7 +190,60 @@ export interface ChangeMessage {
   readonly op: ChangeOp;
   /** The row after the change (before it, for a delete). */
   readonly row: Readonly<Record<string, unknown>>;
+  /** Its position in the change log: resume after it with `since`. */
   readonly cursor: string;
+  /** The chain slot the change came from; null for a row no chain data made (another writer's). */
+  readonly slot: number | null;
+  /** How settled the change is as delivered: `confirmed`, or `finalized` on a finalized subscription. */
+  readonly commitment: 'confirmed' | 'finalized';
+}
+
+/**
+ * A speculative change (processed subscriptions only): seen in a processed slot, ahead of the
+ * database, with no place in the change log yet (no cursor). The slot may still die: a `retract`
+ * then undoes it. Its committed twin follows as an ordinary change once the slot is confirmed.
+ */
+export interface ProcessedChangeMessage {
+  readonly type: MessageType.Change;
+  readonly id: string;
+  readonly topic: string;
+  readonly op: ChangeOp;
+  readonly row: Readonly<Record<string, unknown>>;
+  readonly slot: number;
+  readonly commitment: 'processed';
+}
+
+/** A processed subscription's slot reached `commitment`: the speculative changes it received from it stand. */
+export interface SlotMessage {
+  readonly type: MessageType.Slot;
+  readonly id: string;
+  readonly slot: number;
+  readonly commitment: 'confirmed' | 'finalized';
+  /**
+   * finalized only, when present: rows as stored where they differ from the speculative values
+   * this slot delivered (what a processed view cannot give exactly, such as a row's `id` or a
+   * creation slot read later from history). Applied in order, like a retraction's changes.
+   */
+  readonly changes?: readonly RetractedChange[];
+}
+
+/** One change of a retraction: applied like a change, it restores what the dead slot changed. */
+export interface RetractedChange {
+  readonly topic: string;
+  readonly op: ChangeOp;
+  readonly row: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A slot a processed subscription received speculative changes from died (its fork was dropped):
+ * `changes`, applied in order, undo exactly what it delivered: a state row returns to its value
+ * without that slot, an event row it inserted is deleted.
+ */
+export interface RetractMessage {
+  readonly type: MessageType.Retract;
+  readonly id: string;
+  readonly slot: number;
+  readonly changes: readonly RetractedChange[];
 }
 
 export interface ErrorMessage {
@@ -178,7 +260,15 @@ export interface PongMessage {
 
 export type ClientMessage = SubscribeMessage | UnsubscribeMessage | PingMessage;
 export type ServerMessage =
-  SubscribedMessage | UnsubscribedMessage | SnapshotMessage | ChangeMessage | ErrorMessage | PongMessage;
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | SnapshotMessage
+  | ChangeMessage
+  | ProcessedChangeMessage
+  | SlotMessage
+  | RetractMessage
+  | ErrorMessage
+  | PongMessage;
 
 /** Why a client message was rejected, ready to be sent back as an `error` message. */
 export class ProtocolError extends Error {
@@ -217,7 +307,9 @@ function readId(message: Record<string, unknown>): string {
   return id;
 }
 
-const SUBSCRIBE_FIELDS = new Set(['type', 'id', 'topic', 'filter', 'snapshot', 'since']);
+const SUBSCRIBE_FIELDS = new Set(['type', 'id', 'topic', 'filter', 'snapshot', 'since', 'commitment', 'slots']);
+/** Most slots a resumed processed subscription may name (a few seconds of slots is usual). */
+export const MAX_PENDING_SLOTS = 1000;
 
 function validateSubscribe(message: Record<string, unknown>): SubscribeMessage {
   const id = readId(message);
@@ -261,6 +353,31 @@ function validateSubscribe(message: Record<string, unknown>): SubscribeMessage {
       id,
     );
   }
+  const commitment = message.commitment;
+  if (commitment !== undefined && !(COMMITMENTS as readonly unknown[]).includes(commitment)) {
+    throw new ProtocolError(
+      ErrorCode.InvalidCommitment,
+      '"commitment" must be "processed", "confirmed" or "finalized"',
+      id,
+    );
+  }
+  const slots = message.slots;
+  if (slots !== undefined) {
+    if (
+      !Array.isArray(slots) ||
+      slots.length > MAX_PENDING_SLOTS ||
+      !slots.every((slot) => Number.isSafeInteger(slot) && (slot as number) >= 0)
+    ) {
+      throw new ProtocolError(
+        ErrorCode.InvalidMessage,
+        `"slots" must be an array of at most ${MAX_PENDING_SLOTS} slot numbers`,
+        id,
+      );
+    }
+    if (commitment !== 'processed' || since === undefined) {
+      throw new ProtocolError(ErrorCode.InvalidMessage, '"slots" goes with "since" and "commitment":"processed"', id);
+    }
+  }
   return {
     type: MessageType.Subscribe,
     id,
@@ -268,6 +385,8 @@ function validateSubscribe(message: Record<string, unknown>): SubscribeMessage {
     ...(isPlainObject(filter) ? { filter: filter as Filter } : {}),
     ...(snapshot !== undefined ? { snapshot: snapshot as SubscribeMessage['snapshot'] } : {}),
     ...(since !== undefined ? { since: since as string } : {}),
+    ...(commitment !== undefined ? { commitment: commitment as Commitment } : {}),
+    ...(slots !== undefined ? { slots: slots as number[] } : {}),
   };
 }
 
@@ -326,6 +445,8 @@ const SERVER_TYPES = new Set<string>([
   MessageType.Unsubscribed,
   MessageType.Snapshot,
   MessageType.Change,
+  MessageType.Slot,
+  MessageType.Retract,
   MessageType.Error,
   MessageType.Pong,
 ]);

@@ -164,6 +164,8 @@ describe('solstream tail', function () {
           amount_a: '18446744073709551615',
         }),
         cursor: '<cursor>',
+        slot: null,
+        commitment: 'confirmed',
       },
       {
         type: 'change',
@@ -171,6 +173,8 @@ describe('solstream tail', function () {
         op: 'update',
         row: escrowRow({ id: firstId, pubkey: first, maker, mints, state: 'funded', amount_a: '1000' }),
         cursor: '<cursor>',
+        slot: null,
+        commitment: 'confirmed',
       },
       {
         type: 'change',
@@ -185,6 +189,8 @@ describe('solstream tail', function () {
           amount_a: '18446744073709551615',
         }),
         cursor: '<cursor>',
+        slot: null,
+        commitment: 'confirmed',
       },
     ]);
     const cursors = tail.lines.map((line) => BigInt((JSON.parse(line) as { cursor: string }).cursor));
@@ -230,7 +236,7 @@ describe('solstream tail', function () {
     tail.child.kill('SIGINT');
     expect(await tail.exited).to.equal(0);
     const [header, rule, row] = tail.lines as [string, string, string];
-    expect(header).to.match(/^event\s+cursor\s+id\s+pubkey\s+escrow_id\s+maker/);
+    expect(header).to.match(/^event\s+commitment\s+slot\s+cursor\s+id\s+pubkey\s+escrow_id\s+maker/);
     expect(rule).to.match(/^-+\s+-+\s+/);
     expect(row.startsWith('snapshot')).to.equal(true);
     // Columns line up: every column starts where its header does.

@@ -57,7 +57,7 @@ for (const dialect of DIALECTS) {
         socket.on('message', (data) => {
           const message = JSON.parse(String(data)) as ServerMessage;
           if (message.type === 'error') errors.push(message);
-          if (message.type !== 'change') return;
+          if (message.type !== 'change' || message.commitment === 'processed') return;
           seen.set(message.topic as Topic, (seen.get(message.topic as Topic) ?? 0) + 1);
           const list = cursors.get(message.id) ?? [];
           list.push(BigInt(message.cursor));

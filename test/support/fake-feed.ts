@@ -59,14 +59,20 @@ export class MemoryLog implements LogReader {
   replayGate: Gate | null = null;
 
   /** Commits one change and returns it (not yet seen by any live source). */
-  commit(topic: Topic, op: ChangeOp, row: Record<string, unknown>, oldRow?: Record<string, unknown>): Change {
+  commit(
+    topic: Topic,
+    op: ChangeOp,
+    row: Record<string, unknown>,
+    oldRow?: Record<string, unknown>,
+    slot: number | null = null,
+  ): Change {
     const change: Change = {
       cursor: (this.next++).toString(),
       topic,
       op,
       row,
       committedAt: Date.now(),
-      slot: null,
+      slot,
       ...(oldRow !== undefined ? { oldRow } : {}),
     };
     this.changes.push(change);

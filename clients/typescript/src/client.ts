@@ -13,11 +13,13 @@ import {
   compareCursors,
   ErrorCode,
   KEY_SUBPROTOCOL_PREFIX,
+  MAX_PENDING_SLOTS,
   MessageType,
   parseServerMessage,
   stringifyClientMessage,
   SUBPROTOCOL,
   type ClientMessage,
+  type Commitment,
   type ServerMessage,
   type SubscribeMessage,
 } from '../../../src/wire/index.ts';
@@ -58,11 +60,14 @@ class ClientSubscription<T extends Topic = Topic> {
   resuming = false;
   /** After a reset the next attempt takes a snapshot whatever the caller asked. */
   forceSnapshot = false;
+  /** processed: slots speculative changes came from whose fate has not been told (sent on resume). */
+  readonly pendingSlots = new Set<number>();
 
   constructor(
     readonly topic: T,
     readonly filter: Filter<T> | undefined,
     readonly snapshot: SnapshotOption,
+    readonly commitment: Commitment | undefined,
     since: string | undefined,
     readonly observer: Subscriber<SubscriptionEvent<T>>,
     private readonly onState: (change: StateChange<SubscriptionState> & { topic: Topic }) => void,
@@ -163,6 +168,7 @@ export class SolstreamClient {
         topic,
         options.filter,
         options.snapshot ?? true,
+        options.commitment,
         options.since,
         observer,
         (change) => this._subscriptionStates.next(change),
@@ -193,7 +199,12 @@ export class SolstreamClient {
       const events = this.subscribe(topic, {
         ...(filter !== undefined ? { filter } : {}),
         snapshot: options.snapshot ?? true,
+        ...(options.commitment !== undefined ? { commitment: options.commitment } : {}),
       });
+      const apply = (op: string, row: RowOf<T>) => {
+        if (op === 'delete') rows.delete(naturalKeyOf(topic, row));
+        else rows.set(naturalKeyOf(topic, row), row);
+      };
       return events
         .pipe(
           map((event): ReadonlyMap<string, RowOf<T>> | null => {
@@ -202,11 +213,15 @@ export class SolstreamClient {
                 rows = new Map(event.rows.map((row) => [naturalKeyOf(topic, row), row]));
                 ready = true;
                 return new Map(rows);
-              case 'change': {
-                if (event.op === 'delete') rows.delete(naturalKeyOf(topic, event.row));
-                else rows.set(naturalKeyOf(topic, event.row), event.row);
+              case 'change':
+              case 'speculative':
+                apply(event.op, event.row);
                 return ready ? new Map(rows) : null;
-              }
+              case 'retract':
+              case 'slot':
+                if (event.changes.length === 0) return null;
+                for (const change of event.changes) apply(change.op, change.row);
+                return ready ? new Map(rows) : null;
               case 'reset':
                 ready = false;
                 return null;
@@ -395,7 +410,14 @@ export class SolstreamClient {
       topic: subscription.topic,
       ...(subscription.filter !== undefined ? { filter: subscription.filter as SubscribeMessage['filter'] } : {}),
       ...(resume ? { since: subscription.position as string } : snapshot !== false ? { snapshot } : {}),
+      ...(subscription.commitment !== undefined ? { commitment: subscription.commitment } : {}),
+      // A processed subscription resuming is owed the fates of the slots it has speculative changes of.
+      ...(resume && subscription.commitment === 'processed' && subscription.pendingSlots.size > 0
+        ? { slots: [...subscription.pendingSlots].slice(-MAX_PENDING_SLOTS) }
+        : {}),
     };
+    // Without a resume, the snapshot (or the live stream) starts over: no fates are owed.
+    if (!resume) subscription.pendingSlots.clear();
     subscription.setState(SubscriptionState.Subscribing);
     this._send(message);
   }
@@ -428,6 +450,7 @@ export class SolstreamClient {
     subscription.position = null;
     subscription.positionFromServer = false;
     subscription.forceSnapshot = true;
+    subscription.pendingSlots.clear();
     subscription.emit({ type: 'reset', topic: subscription.topic, reason });
     if (this.subscriptions.has(subscription) && this._state === ClientState.Connected)
       this._sendSubscribe(subscription);
@@ -466,6 +489,8 @@ export class SolstreamClient {
           this._reset(subscription, 'cursor_epoch_mismatch');
         } else if (message.code === ErrorCode.InvalidCursor && subscription.positionFromServer) {
           this._reset(subscription, 'cursor_invalid');
+        } else if (message.code === ErrorCode.SlotsUnknown) {
+          this._reset(subscription, 'slots_unknown');
         } else {
           this._fail(subscription, new SolstreamError(message.code, message.message, subscription.topic));
         }
@@ -502,6 +527,19 @@ export class SolstreamClient {
         });
         return;
       case MessageType.Change:
+        if (message.commitment === 'processed') {
+          // Speculative: no place in the log, so the resume position stays where it is.
+          subscription.pendingSlots.add(message.slot);
+          subscription.emit({
+            type: 'speculative',
+            topic: subscription.topic,
+            op: message.op,
+            row: message.row as unknown as RowOf<Topic>,
+            slot: message.slot,
+            commitment: 'processed',
+          });
+          return;
+        }
         if (subscription.position !== null && compareCursors(message.cursor, subscription.position) <= 0) return;
         subscription.position = message.cursor;
         subscription.positionFromServer = true;
@@ -511,6 +549,27 @@ export class SolstreamClient {
           op: message.op,
           row: message.row as unknown as RowOf<Topic>,
           cursor: message.cursor,
+          slot: message.slot ?? null,
+          commitment: message.commitment ?? 'confirmed',
+        });
+        return;
+      case MessageType.Slot:
+        if (message.commitment === 'finalized') subscription.pendingSlots.delete(message.slot);
+        subscription.emit({
+          type: 'slot',
+          topic: subscription.topic,
+          slot: message.slot,
+          commitment: message.commitment,
+          changes: (message.changes ?? []).map((c) => ({ op: c.op, row: c.row as unknown as RowOf<Topic> })),
+        });
+        return;
+      case MessageType.Retract:
+        subscription.pendingSlots.delete(message.slot);
+        subscription.emit({
+          type: 'retract',
+          topic: subscription.topic,
+          slot: message.slot,
+          changes: message.changes.map((c) => ({ op: c.op, row: c.row as unknown as RowOf<Topic> })),
         });
         return;
     }

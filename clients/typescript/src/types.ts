@@ -1,11 +1,11 @@
 // The client's public types. Topics, row types and columns come from the server's own catalogue
 // (src/db/schema.ts) and the wire format from src/wire/protocol.ts: nothing here is retyped.
 import type { ColumnOf, RowOf, TABLES, Topic } from '../../../src/db/schema.ts';
-import type { ChangeOp } from '../../../src/wire/index.ts';
+import type { ChangeOp, Commitment } from '../../../src/wire/index.ts';
 import type { RetryOptions } from './backoff.ts';
 import type { WebSocketConstructor } from './transport.ts';
 
-export type { ChangeOp, ColumnOf, RowOf, Topic, RetryOptions, WebSocketConstructor };
+export type { ChangeOp, ColumnOf, Commitment, RowOf, Topic, RetryOptions, WebSocketConstructor };
 
 type ColumnDefOf<T extends Topic, C extends ColumnOf<T>> = (typeof TABLES)[T]['columns'][C];
 
@@ -37,6 +37,12 @@ export interface SubscribeOptions<T extends Topic> {
   readonly snapshot?: SnapshotOption;
   /** Resume after this cursor (from an earlier run); an expired one yields a `reset` and a snapshot. */
   readonly since?: string;
+  /**
+   * `confirmed` (the default): committed changes. `finalized`: committed changes once their slot is
+   * finalized. `processed`: also speculative changes ahead of the database (`commitment:
+   * 'processed'`, no cursor), `slot` events as their slots confirm, and `retract` events when one dies.
+   */
+  readonly commitment?: Commitment;
 }
 
 /** Why a subscription started over from a snapshot. */
@@ -46,7 +52,9 @@ export type ResetReason =
   /** The server no longer knows the resume cursor (its change log was rebuilt). */
   | 'cursor_invalid'
   /** The resume cursor came from another database, or from this one before it was restored from a backup. */
-  | 'cursor_epoch_mismatch';
+  | 'cursor_epoch_mismatch'
+  /** A processed subscription resumed owing fates of slots the server no longer knows. */
+  | 'slots_unknown';
 
 /** What `subscribe()` emits, in order: `subscribed`, then (when asked) `snapshot`, then `change`s. */
 export type SubscriptionEvent<T extends Topic> =
@@ -58,12 +66,48 @@ export type SubscriptionEvent<T extends Topic> =
       readonly resumed: boolean;
     }
   | { readonly type: 'snapshot'; readonly topic: T; readonly rows: readonly RowOf<T>[]; readonly cursor: string }
+  /** A committed change: resume after `cursor`. */
   | {
       readonly type: 'change';
       readonly topic: T;
       readonly op: ChangeOp;
       readonly row: RowOf<T>;
       readonly cursor: string;
+      /** The chain slot it came from; null for a row no chain data made. */
+      readonly slot: number | null;
+      readonly commitment: 'confirmed' | 'finalized';
+    }
+  /**
+   * A speculative change (processed subscriptions; on the wire a `change` at `commitment:
+   * "processed"`): not in the change log yet, so no cursor; its committed twin follows once the
+   * slot is confirmed, or a `retract` undoes it. A new row carries no `id` yet: apply changes by
+   * natural key (naturalKeyOf).
+   */
+  | {
+      readonly type: 'speculative';
+      readonly topic: T;
+      readonly op: ChangeOp;
+      readonly row: RowOf<T>;
+      readonly slot: number;
+      readonly commitment: 'processed';
+    }
+  /**
+   * A slot this processed subscription received speculative changes from is confirmed or
+   * finalized; at finalized, `changes` (often empty) bring rows to what is stored, applied in order.
+   */
+  | {
+      readonly type: 'slot';
+      readonly topic: T;
+      readonly slot: number;
+      readonly commitment: 'confirmed' | 'finalized';
+      readonly changes: readonly { readonly op: ChangeOp; readonly row: RowOf<T> }[];
+    }
+  /** A slot it received speculative changes from died: apply `changes` in order to undo them. */
+  | {
+      readonly type: 'retract';
+      readonly topic: T;
+      readonly slot: number;
+      readonly changes: readonly { readonly op: ChangeOp; readonly row: RowOf<T> }[];
     }
   /** Changes were lost for good (see `reason`); a fresh `snapshot` follows. */
   | { readonly type: 'reset'; readonly topic: T; readonly reason: ResetReason };
@@ -119,4 +163,6 @@ export interface ClientOptions {
 export interface LiveOptions {
   /** Snapshot size for append-only topics; defaults to the server's. */
   readonly snapshot?: true | { readonly limit: number };
+  /** `processed` for a set that shows speculative changes and drops them again when their slot dies. */
+  readonly commitment?: Commitment;
 }

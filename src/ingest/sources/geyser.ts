@@ -13,7 +13,7 @@ import type { Logger } from '../../log.ts';
 import type { TransactionInput } from '../../programs/types.ts';
 import type { ChainReader } from '../chain.ts';
 import { fromGeyserTransaction, type GeyserTransactionInfo } from './geyser-transactions.ts';
-import type { LiveEvents, LiveSource, ResumePoint } from './types.ts';
+import type { LiveEvents, LiveSource, ResumePoint, SlotStatusKind } from './types.ts';
 import { utils } from '@coral-xyz/anchor';
 
 const bs58 = utils.bytes.bs58;
@@ -26,6 +26,13 @@ export interface GeyserSourceOptions {
   /** For what a stream cannot give: a block time whose block meta never came. */
   readonly chain: ChainReader;
   readonly logger: Logger;
+  /** Report every slot status (processed, confirmed, finalized, dead) with its parent, not only the commitment's. */
+  readonly slotStatuses?: boolean;
+  /**
+   * Whether a transaction waits for its block's time (block meta, else getBlockTime) before it is
+   * handed on (default true). The processed stream hands it on at once, without one.
+   */
+  readonly waitForBlockTime?: boolean;
 }
 
 /** The slice of the official client this source uses (its typings describe the CommonJS build). */
@@ -80,12 +87,20 @@ interface Update {
     readonly slot: string;
   };
   readonly transaction?: { readonly transaction?: GeyserTransactionInfo; readonly slot: string };
-  readonly slot?: { readonly slot: string };
+  readonly slot?: { readonly slot: string; readonly parent?: string; readonly status?: number };
   readonly block?: { readonly slot: string; readonly blockTime?: { readonly timestamp: string } };
   readonly blockMeta?: { readonly slot: string; readonly blockTime?: { readonly timestamp: string } };
   readonly ping?: object;
   readonly pong?: { readonly id: number };
 }
+
+/** Yellowstone's SlotStatus values this source reports (the rest are steps before processed). */
+const STATUS_OF: Readonly<Record<number, SlotStatusKind>> = {
+  0: 'processed',
+  1: 'confirmed',
+  2: 'finalized',
+  6: 'dead',
+};
 
 /** How a server refuses a `from_slot`: not supported (INTERNAL), or too old (OUT_OF_RANGE). */
 const REPLAY_REFUSED = /from_slot|out of range|is not available/i;
@@ -108,6 +123,7 @@ export function geyserSource(options: GeyserSourceOptions): LiveSource {
   const blockTime = (slot: number): Promise<number | null> => {
     const known = blockTimes.get(slot);
     if (known?.value !== undefined && known.value !== null) return Promise.resolve(known.value);
+    if (options.waitForBlockTime === false) return Promise.resolve(null);
     return new Promise((resolve) => {
       const entry = known ?? { value: null, waiters: [] };
       blockTimes.set(slot, entry);
@@ -172,7 +188,15 @@ export function geyserSource(options: GeyserSourceOptions): LiveSource {
       onBlockMeta(Number(block.slot), ts === undefined ? null : Number(ts));
       return;
     }
-    if (update.slot !== undefined) target.slot(Number(update.slot.slot));
+    if (update.slot !== undefined) {
+      const slot = Number(update.slot.slot);
+      target.slot(slot);
+      const status = update.slot.status === undefined ? undefined : STATUS_OF[update.slot.status];
+      if (options.slotStatuses === true && status !== undefined) {
+        const parent = update.slot.parent === undefined ? undefined : Number(update.slot.parent);
+        target.slotStatus?.(slot, status, parent);
+      }
+    }
   };
 
   const connect = async (fromSlot: number | null, target: LiveEvents): Promise<void> => {
@@ -193,7 +217,15 @@ export function geyserSource(options: GeyserSourceOptions): LiveSource {
       accounts: { programs: { owner: ids } },
       // Votes never name these programs; failed transactions are kept (their transactions rows).
       transactions: { programs: { accountInclude: ids, vote: false } },
-      slots: { slots: { filterByCommitment: true } },
+      // Only the commitment's own status, unless the processed stream follows every slot's fate:
+      // then every status, and the updates between them (`interslot_updates`: created bank with its
+      // parent, dead), without which Yellowstone sends no SLOT_DEAD.
+      slots: {
+        slots:
+          options.slotStatuses === true
+            ? { filterByCommitment: false, interslotUpdates: true }
+            : { filterByCommitment: true },
+      },
       // Blocks without their content, for their block time (the client drops an empty blocks_meta
       // filter, so the block filter stands in for it).
       blocks: {

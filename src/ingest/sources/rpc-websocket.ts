@@ -13,6 +13,13 @@ export interface RpcWebSocketSourceOptions {
   readonly programIds: readonly string[];
   readonly commitment: Commitment;
   readonly logger: Logger;
+  /** Also follow slots (`slotSubscribe`: each slot's parent, the root), for the processed stream. */
+  readonly slotStatuses?: boolean;
+  /**
+   * Follow transactions (logs subscriptions and getTransaction; default true). The processed stream
+   * turns them off: getTransaction answers at confirmed at the earliest, too late to be ahead.
+   */
+  readonly transactions?: boolean;
 }
 
 export function rpcWebSocketSource(options: RpcWebSocketSourceOptions): LiveSource {
@@ -40,6 +47,9 @@ export function rpcWebSocketSource(options: RpcWebSocketSourceOptions): LiveSour
           },
           { commitment: options.commitment, encoding: 'base64' },
         );
+        subscriptionIds.push(accountId);
+        removals.push(() => connection.removeProgramAccountChangeListener(accountId));
+        if (options.transactions === false) continue;
         const logsId = connection.onLogs(
           key,
           (logs, context) => {
@@ -58,11 +68,19 @@ export function rpcWebSocketSource(options: RpcWebSocketSourceOptions): LiveSour
           },
           options.commitment,
         );
-        subscriptionIds.push(accountId, logsId);
-        removals.push(
-          () => connection.removeProgramAccountChangeListener(accountId),
-          () => connection.removeOnLogsListener(logsId),
-        );
+        subscriptionIds.push(logsId);
+        removals.push(() => connection.removeOnLogsListener(logsId));
+      }
+      if (options.slotStatuses === true) {
+        // slotSubscribe, which every node serves (slotsUpdatesSubscribe is unstable and often
+        // turned off by providers): each new bank with its parent, and the node's root. Not
+        // counted in `subscribed()`: it only settles speculative changes, and confirmations are
+        // read (getSlot at confirmed) by the processed stream itself.
+        const slotsId = connection.onSlotChange(({ slot, parent, root }) => {
+          events.slotStatus?.(slot, 'processed', parent);
+          events.slotStatus?.(root, 'finalized');
+        });
+        removals.push(() => connection.removeSlotChangeListener(slotsId));
       }
     },
     subscribed: () => watch !== null && watch.allSubscribed(subscriptionIds),

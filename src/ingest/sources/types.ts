@@ -14,6 +14,11 @@ export interface LiveEvents {
   transaction(programId: string, signature: string, transaction: Promise<TransactionInput | null>): void;
   /** The newest slot the source has seen (for the chain-tip metric and lag). */
   slot(slot: number): void;
+  /**
+   * A slot's status changed, with its parent when the source knows it (sources started with
+   * `slotStatuses`; the processed stream follows slot fates with them).
+   */
+  slotStatus?(slot: number, status: SlotStatusKind, parent?: number): void;
   /** Updates may have been missed since the last catch-up: read back once `subscribed()` is true again. */
   gap(reason: string): void;
   /**
@@ -22,6 +27,8 @@ export interface LiveEvents {
    */
   resumed(): void;
 }
+
+export type SlotStatusKind = 'processed' | 'confirmed' | 'finalized' | 'dead';
 
 /** Where a source able to replay should start: the oldest slot not known to be written. */
 export interface ResumePoint {
