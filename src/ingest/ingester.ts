@@ -263,6 +263,11 @@ export function startIngester(options: IngesterOptions): Ingester {
       chain: processedChain,
       bus,
       logger: processedLogger,
+      metrics: {
+        announced: (table, rows) => metrics.processedAnnounced(table, rows),
+        fate: (fate) => metrics.processedFate(fate),
+        dropped: (count) => metrics.processedDropped(count),
+      },
     });
   }
 

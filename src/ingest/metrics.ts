@@ -27,6 +27,12 @@ export interface IngestMetrics {
   checkpoint(program: string, slot: number, at: number): void;
   role(role: IngestRole): void;
   phase(phase: IngestPhase): void;
+  /** The processed stream announced `rows` speculative rows of `table`. */
+  processedAnnounced(table: string, rows: number): void;
+  /** A slot the processed stream announced changes from reached its fate. */
+  processedFate(fate: 'confirmed' | 'finalized' | 'dead'): void;
+  /** Processed updates not announced because the stream fell behind. */
+  processedDropped(count: number): void;
 }
 
 export const noIngestMetrics: IngestMetrics = {
@@ -44,6 +50,9 @@ export const noIngestMetrics: IngestMetrics = {
   checkpoint: () => undefined,
   role: () => undefined,
   phase: () => undefined,
+  processedAnnounced: () => undefined,
+  processedFate: () => undefined,
+  processedDropped: () => undefined,
 };
 
 /** A counter whose increments are tallied in a map and handed to prom-client when scraped. */
@@ -119,6 +128,24 @@ export function createIngestMetrics(registry: client.Registry): IngestMetrics {
     'Catch-ups run: reading back what the chain did since the checkpoints.',
     [],
   );
+  const announced = tallied(
+    registry,
+    'solstream_processed_rows_announced_total',
+    'Speculative rows the processed stream announced to the gateways, by table.',
+    ['table'],
+  );
+  const fates = tallied(
+    registry,
+    'solstream_processed_slot_fates_total',
+    'Slots the processed stream announced changes from, by fate (confirmed, finalized, dead).',
+    ['fate'],
+  );
+  const processedDropped = tallied(
+    registry,
+    'solstream_processed_dropped_total',
+    'Processed updates not announced because the processed stream fell behind (they reach subscribers when confirmed).',
+    [],
+  );
   const queue = new client.Gauge({
     name: 'solstream_ingest_queue_depth',
     help: 'Live updates received and not yet written.',
@@ -182,5 +209,8 @@ export function createIngestMetrics(registry: client.Registry): IngestMetrics {
     phase: (current) => {
       for (const p of PHASES) phase.set({ phase: p }, p === current ? 1 : 0);
     },
+    processedAnnounced: (table, rows) => announced({ table }, rows),
+    processedFate: (fate) => fates({ fate }),
+    processedDropped: (count) => processedDropped({}, count),
   };
 }
