@@ -146,6 +146,7 @@ export async function createChangeFeed(parts: ChangeFeedParts): Promise<ChangeFe
     replay: (topic: Topic, after: string, upTo: string, limit = CATCH_UP_PAGE): Promise<Change[]> =>
       reader.replay(topic, after, upTo, limit),
     snapshot: <T>(read: (query: SnapshotQuery) => Promise<T>): Promise<SnapshotResult<T>> => reader.snapshot(read),
+    newest: async () => (await reader.bounds()).newest,
     poke: () => source.poke(),
     isLive: () => live && !readFailing,
     async close() {

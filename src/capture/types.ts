@@ -171,6 +171,8 @@ export interface ChangeFeed {
   replay(topic: Topic, after: string, upTo: string, limit?: number): Promise<Change[]>;
   /** Runs `read` in one consistent read transaction and returns the cursor that read reflects. */
   snapshot<T>(read: (query: SnapshotQuery) => Promise<T>): Promise<SnapshotResult<T>>;
+  /** The newest committed cursor (one read, no transaction held). */
+  newest(): Promise<string>;
   /** Tells the reader that this process just committed changes (read them now rather than at the next poll). */
   poke(): void;
   /** True while the feed is receiving changes (listener connected / poller running). */

@@ -78,8 +78,9 @@ export async function join(
       page = await feed.replay(topic, last.cursor, attachedAt, REPLAY_PAGE);
     }
   } else {
-    // Start at the newest committed change, which may be ahead of what this process has read so far.
-    const { cursor } = await feed.snapshot(async () => null);
+    // Start at the newest committed change, which may be ahead of what this process has read so far
+    // (one read: a subscription without a snapshot holds no transaction open).
+    const cursor = await feed.newest();
     if (subscription.state === 'closed') return;
     subscription.position = compareCursors(cursor, attachedAt) > 0 ? cursor : attachedAt;
     context.send({ type: MessageType.Subscribed, id, topic, cursor: wire(subscription.position) });
