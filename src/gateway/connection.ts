@@ -26,7 +26,7 @@ import {
   unknownSlot,
   type CommitmentTarget,
 } from './commitment.ts';
-import { changeBody, viewOp } from './frames.ts';
+import { changeBody } from './frames.ts';
 import { join, type JoinContext } from './join.ts';
 import { RateLimiter } from './limits.ts';
 import { SnapshotTooLargeError } from './snapshot.ts';
@@ -42,6 +42,10 @@ export interface ConnectionHost {
   readonly metrics: GatewayMetrics;
   attach(topic: Topic, target: (change: Change) => void): () => void;
   delivered(change: Change): void;
+  /** What `change` is to `filter`'s view, shared by the subscriptions with that filter (fanout.ts). */
+  view(filter: CompiledFilter, change: Change): ChangeOp | null;
+  /** `build()`'s frame for `change`, shared by the subscriptions that would build the same one. */
+  frame(change: Change, key: string, build: () => string): Buffer | string;
   forget(connection: Connection): void;
 }
 
@@ -310,7 +314,7 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
     if (subscription.state === 'live') {
       this.deliver(subscription, change);
     } else if (subscription.state === 'joining') {
-      if (viewOp(subscription.filter, change) === null) return;
+      if (this.gateway.view(subscription.filter, change) === null) return;
       subscription.buffer.push(change);
       if (subscription.buffer.length > JOIN_BUFFER_LIMIT) this.slowConsumer();
     }
@@ -327,7 +331,7 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
   deliver(subscription: Subscription, change: Change): void {
     if (this.done || subscription.state === 'closed') return;
     if (compareCursors(change.cursor, subscription.position) <= 0) return;
-    const op = viewOp(subscription.filter, change);
+    const op = this.gateway.view(subscription.filter, change);
     if (op === null) return;
     subscription.position = change.cursor;
     const speculative = this.options.speculative;
@@ -344,11 +348,18 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
   private sendCommitted(subscription: Subscription, change: Change, op: ChangeOp): void {
     if (this.done || !this.socket.isOpen) return;
     const level = subscription.commitment === 'finalized' ? 'finalized' : 'confirmed';
-    this.sendChangeFrame(subscription.framePrefix + changeBody(change, op, this.options.feed.epoch, level) + '}');
+    const { framePrefix } = subscription;
+    this.sendChangeFrame(
+      this.gateway.frame(
+        change,
+        `${op}:${level}:${framePrefix}`,
+        () => framePrefix + changeBody(change, op, this.options.feed.epoch, level) + '}',
+      ),
+    );
     this.gateway.delivered(change);
   }
 
-  sendChangeFrame(frame: string): void {
+  sendChangeFrame(frame: string | Buffer): void {
     if (this.done || !this.socket.isOpen) return;
     this.socket.send(frame);
     this.metrics.messageSent(MessageType.Change);

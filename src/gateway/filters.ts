@@ -27,6 +27,8 @@ export interface CompiledFilter {
   readonly topic: Topic;
   /** The filter as given, normalised (u64 values canonical, timestamps ISO); safe to echo or log. */
   readonly source: Filter;
+  /** Equal for filters that match the same rows as written (topic and normalised source). */
+  readonly key: string;
   /** True when every row matches. */
   readonly matchesAll: boolean;
   /** Evaluates the filter on a wire row (see db/rows.ts). */
@@ -295,6 +297,7 @@ export function compileFilter(topic: Topic, filter: unknown, options: CompileOpt
   return {
     topic,
     source: source as Filter,
+    key: `${topic}:${JSON.stringify(source)}`,
     matchesAll: clauses.length === 0,
     matches: (row) => {
       for (const p of predicates) if (!p(row)) return false;

@@ -2,11 +2,12 @@
 // handles one connection's messages and subscriptions (connection.ts), the join of each new
 // subscription (join.ts) and the per-topic fan-out (fanout.ts). src/gateway/ws.ts adapts `ws`
 // sockets to it.
-import type { Change } from '../capture/types.ts';
+import type { Change, ChangeOp } from '../capture/types.ts';
 import type { Topic } from '../db/schema.ts';
 import { CloseCode } from '../wire/protocol.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
 import { FanOut } from './fanout.ts';
+import type { CompiledFilter } from './filters.ts';
 import {
   noMetrics,
   type ConnectionHandle,
@@ -38,6 +39,14 @@ class GatewayCore implements Gateway, ConnectionHost {
 
   delivered(change: Change): void {
     this.fanOut.delivered(change);
+  }
+
+  view(filter: CompiledFilter, change: Change): ChangeOp | null {
+    return this.fanOut.view(filter, change);
+  }
+
+  frame(change: Change, key: string, build: () => string): Buffer | string {
+    return this.fanOut.frame(change, key, build);
   }
 
   opened(socket: GatewaySocket, principal: Principal): ConnectionHandle {

@@ -9,8 +9,11 @@ import type { MessageType } from '../wire/protocol.ts';
 
 /** What the core needs from a transport connection. */
 export interface GatewaySocket {
-  /** Queues a text frame; `sent` runs once it is handed to the operating system. */
-  send(data: string, sent?: (error?: Error) => void): void;
+  /**
+   * Queues a text frame (a string, or its UTF-8 bytes, which may be shared with other sockets and
+   * must not be changed); `sent` runs once it is handed to the operating system.
+   */
+  send(data: string | Buffer, sent?: (error?: Error) => void): void;
   /** Bytes queued and not yet handed to the operating system. */
   readonly bufferedAmount: number;
   readonly isOpen: boolean;

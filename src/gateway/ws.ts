@@ -7,6 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { authenticate, originAllowed } from './auth.ts';
+import { rawSocketOf, TurnBatcher } from './batching.ts';
 import { CloseCode, SUBPROTOCOL } from '../wire/protocol.ts';
 import type { Gateway, GatewaySocket } from './types.ts';
 
@@ -31,6 +32,9 @@ export interface WebSocketGateway {
 /** How long a slow consumer gets to take the close frame before its socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
+/** Text frames, also when given as bytes. */
+const TEXT = { binary: false } as const;
+
 function rejectUpgrade(socket: Duplex, status: number, reason: string, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
@@ -49,6 +53,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : ([...protocols][0] ?? false)),
   });
   const alive = new WeakMap<WebSocket, boolean>();
+  const batcher = new TurnBatcher();
   let accepting = true;
 
   const heartbeat = setInterval(() => {
@@ -71,8 +76,14 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       return;
     }
     alive.set(ws, true);
+    const raw = rawSocketOf(ws);
     const socket: GatewaySocket = {
-      send: (data, sent) => ws.send(data, sent),
+      send: (data, sent) => {
+        if (raw === null) return ws.send(data, TEXT, sent);
+        batcher.before(raw);
+        ws.send(data, TEXT, sent);
+        batcher.after(raw);
+      },
       get bufferedAmount() {
         return ws.bufferedAmount;
       },

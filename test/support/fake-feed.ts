@@ -172,12 +172,15 @@ export async function fakeFeed(): Promise<{ log: MemoryLog; source: ManualSource
 /** A socket that records every frame the core sends, parsed. */
 export class FakeSocket implements GatewaySocket {
   readonly frames: ServerMessage[] = [];
+  /** Every frame as the core handed it over (a string or shared UTF-8 bytes). */
+  readonly sent: (string | Buffer)[] = [];
   isOpen = true;
   bufferedAmount = 0;
   closedWith: { code: number; reason: string } | null = null;
 
-  send(data: string, sent?: (error?: Error) => void): void {
-    this.frames.push(JSON.parse(data) as ServerMessage);
+  send(data: string | Buffer, sent?: (error?: Error) => void): void {
+    this.sent.push(data);
+    this.frames.push(JSON.parse(data.toString()) as ServerMessage);
     if (sent !== undefined) queueMicrotask(() => sent());
   }
 
