@@ -26,12 +26,15 @@ export function presentedKey(request: IncomingMessage): string | null {
 
 const digest = (text: string): Buffer => crypto.createHash('sha256').update(text).digest();
 
+/** Whoever connects to an open gateway: one object shared by every connection. */
+const EVERYONE: Principal = Object.freeze({ key: null, topics: '*' });
+
 /**
  * The principal for a request: everyone on an open gateway (no keys configured), the matching key's
  * topics otherwise, or null for a missing or unknown key. Keys are compared in constant time.
  */
 export function authenticate(request: IncomingMessage, apiKeys: readonly ApiKey[]): Principal | null {
-  if (apiKeys.length === 0) return { key: null, topics: '*' };
+  if (apiKeys.length === 0) return EVERYONE;
   const presented = presentedKey(request);
   if (presented === null) return null;
   const presentedDigest = digest(presented);

@@ -36,6 +36,8 @@ import type { ConnectionHandle, GatewayMetrics, GatewayOptions, GatewaySocket, P
 /** Most changes a subscription holds while its snapshot or replay is read; past it the client is too slow. */
 export const JOIN_BUFFER_LIMIT = 100_000;
 
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map();
+
 /** What a connection needs from the gateway that holds it. */
 export interface ConnectionHost {
   readonly options: GatewayOptions;
@@ -50,7 +52,8 @@ export interface ConnectionHost {
 }
 
 export class Connection implements ConnectionHandle, JoinContext, CommitmentTarget {
-  private readonly subscriptions = new Map<string, Subscription>();
+  /** Its subscriptions; made at the first one (an idle connection is kept as small as it can be). */
+  private subscriptionsById: Map<string, Subscription> | null = null;
   private readonly limiter: RateLimiter;
   /** Bytes of snapshot frames still being written; not counted against the slow-consumer bound. */
   private snapshotBytesInFlight = 0;
@@ -62,6 +65,10 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
     private readonly principal: Principal,
   ) {
     this.limiter = new RateLimiter(gateway.options.limits.maxMessagesPerSecond);
+  }
+
+  private get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.subscriptionsById ?? NO_SUBSCRIPTIONS;
   }
 
   private get options(): GatewayOptions {
@@ -171,7 +178,7 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
     subscription.detachCommitment = null;
     subscription.buffer = [];
     subscription.held = [];
-    this.subscriptions.delete(subscription.id);
+    this.subscriptionsById?.delete(subscription.id);
     this.metrics.subscriptionRemoved(subscription.topic);
   }
 
@@ -262,7 +269,7 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
       held: [],
       detachCommitment: null,
     };
-    this.subscriptions.set(request.id, subscription);
+    (this.subscriptionsById ??= new Map()).set(request.id, subscription);
     const speculative = this.options.speculative;
     if (speculative !== undefined && subscription.commitment === 'processed') {
       subscription.detachCommitment = attachProcessed(speculative, subscription, this);

@@ -1,4 +1,7 @@
-// Per-connection rate limiting: a token bucket refilled continuously.
+// Per-connection rate limiting: a token bucket refilled continuously. Every connection has one, so
+// it is kept small: no closure per bucket, and the second bucket only once a client is limited.
+
+const monotonic = (): number => performance.now();
 
 export class TokenBucket {
   private tokens: number;
@@ -7,7 +10,7 @@ export class TokenBucket {
   constructor(
     /** Tokens added per second, and the most the bucket holds (one second of burst). */
     private readonly perSecond: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonic,
   ) {
     this.tokens = perSecond;
     this.last = now();
@@ -29,17 +32,20 @@ export class TokenBucket {
  * bucket's worth of such answers, then is closed (an error reply costs us as much as the message).
  */
 export class RateLimiter {
-  private readonly allowed: TokenBucket;
-  private readonly rejections: TokenBucket;
+  /** Made at the first message, and made full when the client is first limited. */
+  private allowed: TokenBucket | null = null;
+  private rejections: TokenBucket | null = null;
 
-  constructor(perSecond: number, now?: () => number) {
-    this.allowed = new TokenBucket(perSecond, now);
-    this.rejections = new TokenBucket(perSecond, now);
-  }
+  constructor(
+    private readonly perSecond: number,
+    private readonly now: () => number = monotonic,
+  ) {}
 
   /** 'ok' to process, 'limited' to answer rate_limited, 'abuse' to close the connection. */
   check(): 'ok' | 'limited' | 'abuse' {
+    this.allowed ??= new TokenBucket(this.perSecond, this.now);
     if (this.allowed.take()) return 'ok';
+    this.rejections ??= new TokenBucket(this.perSecond, this.now);
     return this.rejections.take() ? 'limited' : 'abuse';
   }
 }
