@@ -22,7 +22,32 @@ import {
 const OFFSET = /^(0|[1-9][0-9]{0,18})$/;
 
 interface PgClient {
-  query<R>(config: { text: string; values: unknown[] }): Promise<{ rows: R[] }>;
+  query(config: {
+    text: string;
+    values: unknown[];
+    rowMode: 'array';
+    types: typeof RAW_TEXT;
+  }): Promise<{ rows: unknown[][]; fields: { name: string }[] }>;
+}
+
+/**
+ * Snapshot rows are read as PostgreSQL's text for every column: toWireRow turns text into wire
+ * values directly, where the driver's parsers would first build values it then converts again
+ * (a Date per timestamp, then its ISO string).
+ */
+const RAW_TEXT = { getTypeParser: () => (text: string) => text };
+
+/** Rows in array form (cheaper for the driver) as objects keyed by column name. */
+function byName(rows: readonly unknown[][], fields: readonly { name: string }[]): Record<string, unknown>[] {
+  const names = fields.map((f) => f.name);
+  const out = new Array<Record<string, unknown>>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const values = rows[r] as unknown[];
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) row[names[c] as string] = values[c];
+    out[r] = row;
+  }
+  return out;
 }
 
 /** The pg client a Sequelize transaction runs on (Sequelize sets it, without typing it). */
@@ -46,7 +71,15 @@ async function snapshotOn<T>(db: Database, read: (query: SnapshotQuery) => Promi
     const client = db.dialect === 'postgres' ? rawClient(transaction) : null;
     const query: SnapshotQuery =
       client !== null
-        ? async (sql, bind) => (await client.query<Record<string, unknown>>({ text: sql, values: [...bind] })).rows
+        ? async (sql, bind) => {
+            const { rows, fields } = await client.query({
+              text: sql,
+              values: [...bind],
+              rowMode: 'array',
+              types: RAW_TEXT,
+            });
+            return byName(rows, fields);
+          }
         : (sql, bind) =>
             db.sequelize.query<Record<string, unknown>>(sql, {
               bind: [...bind],

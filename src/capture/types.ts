@@ -71,7 +71,10 @@ export interface SnapshotResult<T> {
   readonly result: T;
 }
 
-/** Runs SQL inside the snapshot transaction (same dialect as the database). */
+/**
+ * Runs SQL inside the snapshot transaction (same dialect as the database). Values are as the driver
+ * gives them (on PostgreSQL, the column's text): pass rows through toWireRow before use.
+ */
 export type SnapshotQuery = (sql: string, bind: readonly unknown[]) => Promise<Record<string, unknown>[]>;
 
 /** The change log's extent. */

@@ -107,8 +107,22 @@ export function toWireValue(def: ColumnDef, value: unknown): unknown {
 
 type Converter = (value: unknown) => unknown;
 
+/** PostgreSQL's text of a TIMESTAMP (UTC, no zone), years 1000–9999. */
+const PG_TIMESTAMP_TEXT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?$/;
+
+/** The ISO form toIsoTimestamp gives, without building a Date: milliseconds truncated, as Date does. */
+function pgTimestampText(value: string): string {
+  const m = PG_TIMESTAMP_TEXT.exec(value);
+  if (m === null) return toIsoTimestamp(value);
+  const [, date, time, fraction = ''] = m;
+  return `${date}T${time}.${fraction.slice(0, 3).padEnd(3, '0')}Z`;
+}
+
 /** u64 from NUMERIC(20,0) / canonical TEXT: up to 19 digits without a leading zero is already canonical and below u64::MAX. */
 const CANONICAL_SHORT_U64 = /^(0|[1-9][0-9]{0,18})$/;
+
+/** An integer's text that is exactly a safe JavaScript number (at most 15 digits). */
+const SHORT_INTEGER = /^-?(0|[1-9][0-9]{0,14})$/;
 
 // Per column kind, the cheapest conversion that gives exactly what toWireValue gives: snapshots
 // convert every column of thousands of rows, and the common driver values need no parsing at all.
@@ -129,14 +143,18 @@ function converter(def: ColumnDef): Converter {
           ? null
           : typeof value === 'number' && Number.isSafeInteger(value)
             ? value
-            : toSafeNumber(value);
+            : typeof value === 'string' && SHORT_INTEGER.test(value)
+              ? Number(value)
+              : toSafeNumber(value);
     case 'timestamp':
       return (value) =>
         value === null || value === undefined
           ? null
           : value instanceof Date
             ? value.toISOString()
-            : toIsoTimestamp(value);
+            : typeof value === 'string'
+              ? pgTimestampText(value)
+              : toIsoTimestamp(value);
     case 'pubkey':
     case 'signature':
     case 'text':
