@@ -107,8 +107,9 @@ interface Target {
   readonly url: string;
   /** Sends client `i`'s subscription (if the target has any) and returns how many acks to await. */
   subscribe(clients: readonly WebSocket[], pool: (i: number) => string): number;
-  /** A live change's slot, or undefined for any other message. */
+  /** A live swap's slot, or undefined for any other message. */
   slotOf(raw: string): number | undefined;
+  /** Whether a message delivers a change (the bench writes one swap per transaction). */
   isChange(raw: string): boolean;
   isAck(raw: string): boolean;
 }
@@ -127,14 +128,24 @@ export const gatewayTarget = (url: string): Target => ({
   isAck: (raw) => raw.startsWith('{"type":"subscribed"'),
 });
 
+/**
+ * The capture's NOTIFY payload (migrations/0007-statement-capture.ts), one per transaction, which
+ * the baseline forwards as it is: its changes in `ch` when they are few and small, else only its
+ * cursor range. PostgreSQL's json_build_object writes `"key" : value`, so it is parsed, not matched.
+ */
+interface CapturePayload {
+  readonly ch?: readonly { readonly t: string; readonly s: number | null; readonly r: { readonly slot?: unknown } }[];
+}
+
 export const baselineTarget = (url: string): Target => ({
   url,
   subscribe: () => 0,
   slotOf: (raw) => {
-    const m = JSON.parse(raw) as { t?: string; r?: { slot?: number } };
-    return m.t === 'swaps' ? m.r?.slot : undefined;
+    const swap = (JSON.parse(raw) as CapturePayload).ch?.find((change) => change.t === 'swaps');
+    return typeof swap?.r.slot === 'number' ? swap.r.slot : undefined;
   },
-  isChange: (raw) => raw.startsWith('{"c"'),
+  // One swap per transaction: a payload with changes carries exactly one (no column is named "ch").
+  isChange: (raw) => raw.includes('"ch"'),
   isAck: () => false,
 });
 
