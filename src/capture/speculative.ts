@@ -39,7 +39,11 @@ export interface RetractedChange {
 }
 
 export type SpeculativeNotice =
-  | { readonly kind: 'change'; readonly change: SpeculativeChange }
+  /**
+   * `confirmed`: its slot's confirmation was told before this change was mapped (a late one);
+   * whoever had nothing of the slot yet is owed the confirmation with it.
+   */
+  | { readonly kind: 'change'; readonly change: SpeculativeChange; readonly confirmed: boolean }
   | { readonly kind: 'retract'; readonly slot: number; readonly changes: readonly RetractedChange[] }
   /** The slot is finalized; `changes` give the stored rows where they differ from what was announced. */
   | { readonly kind: 'settle'; readonly slot: number; readonly changes: readonly RetractedChange[] };
@@ -227,7 +231,9 @@ export class SpeculativeFeed {
         // ones must not be shown.
         const settled = this.past.get(event.slot)?.fate;
         if (event.slot <= this.finalizedSlot || settled === 'dead' || settled === 'finalized') return;
-        layer = { slot: event.slot, status: 'processed', entries: [], since: Date.now() };
+        // A slot confirmed earlier (its layer since let go) is confirmed still: its fate is not announced again.
+        const status = settled === 'confirmed' ? 'confirmed' : 'processed';
+        layer = { slot: event.slot, status, entries: [], since: Date.now() };
         this.layers.set(event.slot, layer);
       } else if (layer.status === 'dead') {
         return;
@@ -245,7 +251,7 @@ export class SpeculativeFeed {
         const entries = this.rows.get(entry.key);
         if (entries === undefined) this.rows.set(entry.key, [entry]);
         else entries.push(entry);
-        this.subject(raw.topic).next({ kind: 'change', change });
+        this.subject(raw.topic).next({ kind: 'change', change, confirmed: layer.status !== 'processed' });
       }
       return;
     }

@@ -42,8 +42,15 @@ function onNotice(subscription: Subscription, notice: SpeculativeNotice, target:
   if (notice.kind === 'change') {
     const op = viewOp(subscription.filter, notice.change);
     if (op === null) return;
-    subscription.received.add(notice.change.slot);
+    const { slot } = notice.change;
+    const first = !subscription.received.has(slot);
+    subscription.received.add(slot);
     target.sendChangeFrame(subscription.framePrefix + speculativeBody(notice.change, op) + '}');
+    // A late change of a slot already confirmed: its confirmation went out before this subscriber
+    // had anything of the slot, so it comes now, or the subscriber would wait for it forever.
+    if (notice.confirmed && first) {
+      target.send({ type: MessageType.Slot, id: subscription.id, slot, commitment: 'confirmed' });
+    }
     return;
   }
   // A settlement is owed only for a slot this subscription received changes from.

@@ -218,6 +218,35 @@ describe('gateway core: commitment levels', () => {
     });
   });
 
+  it('tells the confirmation with a change mapped after its slot was confirmed, once, to whoever had nothing of the slot', async () => {
+    const early = connect();
+    const late = connect();
+    subscribe(early.connection, { id: 'e', commitment: 'processed', filter: { state: 'created' } });
+    subscribe(late.connection, { id: 'l', commitment: 'processed', filter: { state: 'funded' } });
+    await until(() => early.socket.of('e').length === 1 && late.socket.of('l').length === 1, 'subscribed');
+    await announce({
+      kind: 'changes',
+      slot: 60,
+      changes: [{ topic: 'escrows', op: 'insert', row: speculative(escrow()) }],
+    });
+    await announce({ kind: 'slot', slot: 60, status: 'confirmed' });
+    expect(types(early.socket.of('e'))).to.deep.equal(['subscribed', 'change', 'slot']);
+    expect(types(late.socket.of('l')), 'nothing of slot 60 yet, so no confirmation').to.deep.equal(['subscribed']);
+
+    // Two more updates of slot 60, mapped late (under load), one in each view.
+    await announce({
+      kind: 'changes',
+      slot: 60,
+      changes: [
+        { topic: 'escrows', op: 'insert', row: speculative(escrow({ state: 'funded' })) },
+        { topic: 'escrows', op: 'insert', row: speculative(escrow()) },
+      ],
+    });
+    expect(types(late.socket.of('l'))).to.deep.equal(['subscribed', 'change', 'slot']);
+    expect(late.socket.of('l').at(-1)).to.deep.equal({ type: 'slot', id: 'l', slot: 60, commitment: 'confirmed' });
+    expect(types(early.socket.of('e')), 'told once already').to.deep.equal(['subscribed', 'change', 'slot', 'change']);
+  });
+
   it('lays the newest speculative rows over a processed snapshot, and a confirmed one is the stored set', async () => {
     const first = log.commit('escrows', 'insert', escrow(), undefined, 5);
     const second = log.commit('escrows', 'insert', escrow(), undefined, 5);
