@@ -1,8 +1,10 @@
 // CPU time, the benchmarks' stable figure: wall-clock rates on a shared two-core box wander by a
 // third between runs, the CPU a piece of work costs much less.
 // - this process: process.cpuUsage() (user + system, µs);
-// - PostgreSQL: the backends serving one database, from /proc/<pid>/stat (utime + stime, in clock
-//   ticks of 10 ms), for work the database does on the benchmark's behalf (triggers, queries).
+// - a server under test in its own process: childCpu(pid), from /proc/<pid>/stat (utime + stime,
+//   in clock ticks of 10 ms);
+// - PostgreSQL: the backends serving one database, read the same way, for work the database does
+//   on the benchmark's behalf (triggers, queries).
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
@@ -26,6 +28,13 @@ function ticksOf(pid: number): number | null {
   } catch {
     return null; // the backend ended
   }
+}
+
+/** CPU time (user + system) another process on this machine has used so far, in ms. */
+export function childCpu(pid: number): number {
+  const ticks = ticksOf(pid);
+  if (ticks === null) throw new Error(`no process ${pid} to read the CPU time of`);
+  return ticks * TICK_MS;
 }
 
 /**
