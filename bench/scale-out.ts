@@ -2,8 +2,8 @@
 // LISTENs) and in NATS mode (one relay publishes to JetStream, every gateway consumes), under the
 // same load: 100 clients per gateway, each subscribed to swaps of one of 10 pools, 2,000 swaps
 // written at 500/s. Per configuration: deliveries per second, commit→client p50/p99, the CPU time
-// the database's backends spent (from /proc/<pid>/stat of every backend of the bench database) and
-// how many connections the database had. Every figure is read beside direct mode with one gateway
+// the gateway processes and the database's backends spent (from /proc/<pid>/stat of each) and how
+// many connections the database had. Every figure is read beside direct mode with one gateway
 // of the same run. `node --import=tsx bench/scale-out.ts` runs it alone.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +27,8 @@ export interface ScaleOutFigures {
   readonly postgresCpuMs: number;
   /** CPU time of the backends serving the gateways (their pools, LISTEN, the relay), ms per 1,000 changes. */
   readonly servingCpuMsPer1000Changes: number;
+  /** CPU time of the gateway processes together during the write phase, µs per delivery. */
+  readonly gatewayCpuUsPerDelivery: number;
   /** Connections the gateways hold to the database during the phase (the most seen). */
   readonly gatewayConnections: number;
 }
@@ -156,9 +158,12 @@ async function phase(
     const expected = CHANGES * (CLIENTS_PER_GATEWAY / POOLS) * count;
     const before = await backends(admin, dbName);
     let connections = servingCount(before);
+    const gatewaysCpu = () => gateways.reduce((total, g) => total + (cpuMs(g.pid) ?? 0), 0);
+    const gatewaysCpuBefore = gatewaysCpu();
     const start = performance.now();
     const committed = await writeAtRate(writer, pools, CHANGES, RATE, firstSlot);
     await waitFor(() => deliveries >= expected, 120_000, 'every delivery');
+    const gatewaysCpuMs = gatewaysCpu() - gatewaysCpuBefore;
     const after = await backends(admin, dbName);
     connections = Math.max(connections, servingCount(after));
     let cpu = 0;
@@ -184,12 +189,13 @@ async function phase(
       p99Ms: round(percentile(lags, 99)),
       postgresCpuMs: Math.round(cpu),
       servingCpuMsPer1000Changes: round(serving / (CHANGES / 1000)),
+      gatewayCpuUsPerDelivery: round((gatewaysCpuMs * 1000) / deliveries),
       gatewayConnections: connections,
     };
     log(
       `scale-out ${mode} ×${count}: ${figures.deliveriesPerSecond} deliveries/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, ` +
         `PostgreSQL ${figures.postgresCpuMs} ms CPU (serving ${figures.servingCpuMsPer1000Changes} ms/1,000 changes), ` +
-        `${figures.gatewayConnections} gateway connections`,
+        `gateways ${figures.gatewayCpuUsPerDelivery} µs CPU per delivery, ${figures.gatewayConnections} gateway connections`,
     );
     return figures;
   } finally {
