@@ -23,8 +23,8 @@ import type { Migration } from '../src/db/migrator.ts';
 import { CHANNEL, COLUMNS, ORDER_LOCK_KEY, postgresTriggers, sqliteTriggers } from './0002-change-capture.ts';
 
 /** Changes a transaction may carry whole in its NOTIFY; past this (or 7,800 bytes) it sends its cursor range. */
-const INLINE_CHANGES = 16;
-const MAX_INLINE_PAYLOAD = 7800;
+export const INLINE_CHANGES = 16;
+export const MAX_INLINE_PAYLOAD = 7800;
 
 /** The state tables, keyed by account (collections by mint): their slot comes from solstream_state_positions. */
 const ACCOUNT_KEY: Record<string, string> = { collections: 'mint' };
@@ -35,13 +35,13 @@ const accountKey = (table: string) => ACCOUNT_KEY[table] ?? 'pubkey';
  * The row image as JSON text, u64 columns as strings (JSON numbers above 2^53 do not survive a
  * JavaScript reader): row_to_json over the columns, which costs half of building JSONB.
  */
-function image(table: string, alias: string): string {
+export function image(table: string, alias: string): string {
   const { all = [], u64 = [] } = COLUMNS[table] ?? {};
   const columns = all.map((c) => (u64.includes(c) ? `${alias}.${c}::text AS ${c}` : `${alias}.${c}`));
   return `(SELECT row_to_json(r) FROM (SELECT ${columns.join(', ')}) r)`;
 }
 
-function slotOf(table: string, alias: string): string {
+export function slotOf(table: string, alias: string): string {
   if (hasSlot(table)) return `${alias}.slot`;
   return `(SELECT p.slot FROM solstream_state_positions p WHERE p.topic = '${table}' AND p.pubkey = ${alias}.${accountKey(table)})`;
 }
@@ -66,16 +66,8 @@ const ENSURE_STAGING = `
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.solstream_capture_commit();
     END IF;`;
 
-const POSTGRES_UP = [
-  'ALTER TABLE solstream_change_log ADD COLUMN slot BIGINT',
-  // JSON text: written once, read back as text; JSONB's binary form only cost time on both sides.
-  'ALTER TABLE solstream_change_log ALTER COLUMN row TYPE JSON USING row::json',
-  'ALTER TABLE solstream_change_log ALTER COLUMN old_row TYPE JSON USING old_row::json',
-  // Pruning finds its cutoff by commit time, which grows with the cursor: a BRIN index is enough
-  // and costs next to nothing per insert, where the B-tree cost one more index entry per change.
-  'DROP INDEX solstream_change_log_committed_at',
-  'CREATE INDEX solstream_change_log_committed_at ON solstream_change_log USING BRIN (committed_at)',
-  `CREATE FUNCTION solstream_capture_commit() RETURNS trigger LANGUAGE plpgsql AS $fn$
+/** The deferred step of 0007, once per transaction at commit (0008 replaces it; its down restores this). */
+export const COMMIT_FUNCTION = `CREATE FUNCTION solstream_capture_commit() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     n integer;
     first_seq bigint;
@@ -110,10 +102,21 @@ BEGIN
     PERFORM pg_notify('${CHANNEL}', payload);
     RETURN NULL;
 END;
-$fn$`,
+$fn$`;
+
+const POSTGRES_UP = [
+  'ALTER TABLE solstream_change_log ADD COLUMN slot BIGINT',
+  // JSON text: written once, read back as text; JSONB's binary form only cost time on both sides.
+  'ALTER TABLE solstream_change_log ALTER COLUMN row TYPE JSON USING row::json',
+  'ALTER TABLE solstream_change_log ALTER COLUMN old_row TYPE JSON USING old_row::json',
+  // Pruning finds its cutoff by commit time, which grows with the cursor: a BRIN index is enough
+  // and costs next to nothing per insert, where the B-tree cost one more index entry per change.
+  'DROP INDEX solstream_change_log_committed_at',
+  'CREATE INDEX solstream_change_log_committed_at ON solstream_change_log USING BRIN (committed_at)',
+  COMMIT_FUNCTION,
 ];
 
-function postgresCaptureFunctions(): string[] {
+export function postgresCaptureFunctions(): string[] {
   const out: string[] = [];
   const mark = 'INSERT INTO pg_temp.solstream_change_mark VALUES (true) ON CONFLICT DO NOTHING;';
   for (const table of Object.keys(COLUMNS)) {

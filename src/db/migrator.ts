@@ -9,9 +9,11 @@ import { withDatabaseLock } from './locks.ts';
 export type MigrationContext = Pick<Database, 'sequelize' | 'dialect'>;
 export type Migration = (params: MigrationParams<MigrationContext>) => Promise<void>;
 
-interface MigrationModule {
+export interface MigrationModule {
   up: Migration;
   down: Migration;
+  /** The dialects whose schema it changes, when not every one (elsewhere it does nothing). */
+  dialects?: readonly Database['dialect'][];
 }
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');

@@ -203,6 +203,27 @@ describe('change log cursors follow commit order under concurrent writers (postg
     expect((await readAll(test.db)).map((c) => c.row.pubkey)).to.deep.equal([...a, b]);
   });
 
+  it('drops what a rolled-back savepoint wrote, captures the rest, and captures again after SET CONSTRAINTS ALL IMMEDIATE', async () => {
+    const t1 = await client();
+    const [kept, undone, after] = [pubkey(), pubkey(), pubkey()];
+    await t1.query('BEGIN');
+    await insertAccount(t1, kept);
+    await t1.query('SAVEPOINT s');
+    await insertAccount(t1, undone);
+    await t1.query('ROLLBACK TO SAVEPOINT s');
+    // The commit step runs now for what is staged so far, and again at COMMIT for what follows.
+    await t1.query('SET CONSTRAINTS ALL IMMEDIATE');
+    expect((await t1.query('SELECT count(*)::int AS n FROM solstream_change_log')).rows[0].n).to.equal(1);
+    await t1.query('SET CONSTRAINTS ALL DEFERRED');
+    await insertAccount(t1, after);
+    await t1.query('COMMIT');
+    expect((await readAll(test.db)).map((c) => c.row.pubkey)).to.deep.equal([kept, after]);
+    const staged = await t1.query(
+      'SELECT (SELECT count(*) FROM solstream_change_staged)::int AS rows, (SELECT count(*) FROM solstream_change_marks)::int AS marks',
+    );
+    expect(staged.rows[0], 'nothing stays staged').to.deep.equal({ rows: 0, marks: 0 });
+  });
+
   it('a reader polling after the last cursor it saw neither misses nor repeats a change under a random concurrent load', async () => {
     const writers = 8;
     const transactionsPerWriter = 25;
