@@ -66,6 +66,24 @@ const ENSURE_STAGING = `
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.solstream_capture_commit();
     END IF;`;
 
+/**
+ * The commit step's NOTIFY, once per transaction: its changes (read back from the log by cursor)
+ * when few and small, else its cursor range. Needs `n`, `first_cursor`, `stamp` and `payload`.
+ */
+export const NOTIFY_TRANSACTION = `    IF n <= ${INLINE_CHANGES} THEN
+        SELECT json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
+            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint,
+            'ch', json_agg(json_build_object('c', cursor::text, 't', topic, 'o', op, 'r', row, 'p', old_row, 's', slot)
+                ORDER BY cursor))::text
+        INTO payload FROM solstream_change_log WHERE cursor BETWEEN first_cursor AND first_cursor + n - 1;
+    END IF;
+    IF payload IS NULL OR octet_length(payload) > ${MAX_INLINE_PAYLOAD} THEN
+        payload := json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
+            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint)::text;
+    END IF;
+    PERFORM pg_notify('${CHANNEL}', payload);
+`;
+
 /** The deferred step of 0007, once per transaction at commit (0008 replaces it; its down restores this). */
 export const COMMIT_FUNCTION = `CREATE FUNCTION solstream_capture_commit() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -88,19 +106,7 @@ BEGIN
     -- ALL IMMEDIATE) stages afresh and marks again.
     TRUNCATE pg_temp.solstream_change_pending;
     DELETE FROM pg_temp.solstream_change_mark;
-    IF n <= ${INLINE_CHANGES} THEN
-        SELECT json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
-            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint,
-            'ch', json_agg(json_build_object('c', cursor::text, 't', topic, 'o', op, 'r', row, 'p', old_row, 's', slot)
-                ORDER BY cursor))::text
-        INTO payload FROM solstream_change_log WHERE cursor BETWEEN first_cursor AND first_cursor + n - 1;
-    END IF;
-    IF payload IS NULL OR octet_length(payload) > ${MAX_INLINE_PAYLOAD} THEN
-        payload := json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
-            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint)::text;
-    END IF;
-    PERFORM pg_notify('${CHANNEL}', payload);
-    RETURN NULL;
+${NOTIFY_TRANSACTION}    RETURN NULL;
 END;
 $fn$`;
 

@@ -17,12 +17,11 @@
 // written. A transaction rolled back (or a subtransaction) takes its staged rows with it; a crash
 // empties unlogged tables, and staged rows never outlive their transaction anyway.
 import type { Migration } from '../src/db/migrator.ts';
-import { CHANNEL, COLUMNS, ORDER_LOCK_KEY } from './0002-change-capture.ts';
+import { COLUMNS, ORDER_LOCK_KEY } from './0002-change-capture.ts';
 import {
   COMMIT_FUNCTION,
   image,
-  INLINE_CHANGES,
-  MAX_INLINE_PAYLOAD,
+  NOTIFY_TRANSACTION,
   postgresCaptureFunctions,
   slotOf,
 } from './0007-statement-capture.ts';
@@ -55,19 +54,7 @@ BEGIN
     INSERT INTO solstream_change_log (cursor, topic, op, row, old_row, committed_at, slot)
     -- Other sessions stage meanwhile, so a transaction's seqs are ordered but not consecutive.
     SELECT first_cursor + row_number() OVER (ORDER BY seq) - 1, topic, op, row, old_row, stamp, slot FROM moved;
-    IF n <= ${INLINE_CHANGES} THEN
-        SELECT json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
-            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint,
-            'ch', json_agg(json_build_object('c', cursor::text, 't', topic, 'o', op, 'r', row, 'p', old_row, 's', slot)
-                ORDER BY cursor))::text
-        INTO payload FROM solstream_change_log WHERE cursor BETWEEN first_cursor AND first_cursor + n - 1;
-    END IF;
-    IF payload IS NULL OR octet_length(payload) > ${MAX_INLINE_PAYLOAD} THEN
-        payload := json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
-            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint)::text;
-    END IF;
-    PERFORM pg_notify('${CHANNEL}', payload);
-    RETURN NULL;
+${NOTIFY_TRANSACTION}    RETURN NULL;
 END;
 $fn$`;
 

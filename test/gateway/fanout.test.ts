@@ -13,28 +13,12 @@ import { makeGateway } from '../../src/gateway/gateway.ts';
 import { noMetrics } from '../../src/gateway/types.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ChangeMessage } from '../../src/wire/protocol.ts';
-import { FakeSocket, fakeFeed, type ManualSource, type MemoryLog } from '../support/fake-feed.ts';
-import { pubkey, signature } from '../support/keys.ts';
+import { FakeSocket, fakeFeed, swapRow, type ManualSource, type MemoryLog } from '../support/fake-feed.ts';
+import { pubkey } from '../support/keys.ts';
 import { freshDatabase, startGateway } from './harness.ts';
 
 const limits = loadConfig({}).ws;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function swapRow(pool: string, slot: number): Record<string, unknown> {
-  return {
-    id: slot,
-    pool_pubkey: pool,
-    user_address: pubkey(),
-    input_mint: pubkey(),
-    output_mint: pubkey(),
-    input_amount: '10',
-    output_amount: '20',
-    fee_amount: '1',
-    signature: signature(),
-    slot,
-    created_at: '2026-01-01T00:00:00.000Z',
-  };
-}
 
 async function until(done: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !done(); i++) await turn();

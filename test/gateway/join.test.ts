@@ -9,8 +9,16 @@ import type { ConnectionHandle, Gateway } from '../../src/gateway/types.ts';
 import { silentLogger } from '../../src/log.ts';
 import { formatCursor, parseCursor } from '../../src/wire/cursor.ts';
 import type { ChangeMessage, ErrorMessage, ServerMessage, SnapshotMessage } from '../../src/wire/protocol.ts';
-import { FAKE_EPOCH, FakeSocket, fakeFeed, Gate, type ManualSource, type MemoryLog } from '../support/fake-feed.ts';
-import { pubkey, signature } from '../support/keys.ts';
+import {
+  FAKE_EPOCH,
+  FakeSocket,
+  fakeFeed,
+  Gate,
+  swapRow,
+  type ManualSource,
+  type MemoryLog,
+} from '../support/fake-feed.ts';
+import { pubkey } from '../support/keys.ts';
 
 const limits = loadConfig({}).ws;
 
@@ -21,23 +29,6 @@ async function until(done: () => boolean, what: string): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   throw new Error(`never happened: ${what}`);
-}
-
-let nextId = 1;
-function swapRow(pool: string, slot: number): Record<string, unknown> {
-  return {
-    id: nextId++,
-    pool_pubkey: pool,
-    user_address: pubkey(),
-    input_mint: pubkey(),
-    output_mint: pubkey(),
-    input_amount: '10',
-    output_amount: '20',
-    fee_amount: '1',
-    signature: signature(),
-    slot,
-    created_at: '2026-01-01T00:00:00.000Z',
-  };
 }
 
 const offsetOf = (m: ServerMessage) => parseCursor((m as ChangeMessage).cursor)?.offset;

@@ -20,6 +20,7 @@ import type { Topic } from '../../src/db/schema.ts';
 import type { GatewaySocket } from '../../src/gateway/types.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ServerMessage } from '../../src/wire/protocol.ts';
+import { pubkey, signature } from './keys.ts';
 
 export const FAKE_EPOCH = '100000000000000007';
 
@@ -198,4 +199,23 @@ export class FakeSocket implements GatewaySocket {
 /** Lets every queued promise callback run (the feed's queue, the join's awaits). */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+let nextSwapId = 1;
+
+/** A swap row in wire form, as the log would carry it (a fresh id each time). */
+export function swapRow(pool: string, slot: number): Record<string, unknown> {
+  return {
+    id: nextSwapId++,
+    pool_pubkey: pool,
+    user_address: pubkey(),
+    input_mint: pubkey(),
+    output_mint: pubkey(),
+    input_amount: '10',
+    output_amount: '20',
+    fee_amount: '1',
+    signature: signature(),
+    slot,
+    created_at: '2026-01-01T00:00:00.000Z',
+  };
 }
