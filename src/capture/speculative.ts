@@ -5,7 +5,8 @@
 //   processed subscription (overlay).
 // - Confirmed: the slot's changes stand, and their committed twins follow through the change log.
 //   The slot is kept a while so a committed change of an older slot does not take a row back in
-//   time for a subscriber that already has the newer speculative value (supersedes).
+//   time for a subscriber that already has the newer speculative value (supersedes); let go, it
+//   still tells its finalization to the topics it touched.
 // - Dead: a retraction says, per row the slot changed, what the row is without it: the newest
 //   value another live slot gave it, else what the database holds, read in one snapshot while the
 //   committed changes arriving meanwhile are recorded, so the retraction is never older than a
@@ -261,8 +262,9 @@ export class SpeculativeFeed {
       this.finalizedSubject.next(slot);
     }
     const layer = this.layers.get(slot);
-    if (layer === undefined && status === 'finalized' && this.past.get(slot)?.fate === 'confirmed') {
-      this.remember(slot, 'finalized', new Map());
+    if (layer === undefined && status === 'finalized') {
+      const past = this.past.get(slot);
+      if (past?.fate === 'confirmed') this.finalizeForgotten(slot, past.changes ?? new Map());
     }
     if (layer === undefined || layer.status === 'dead' || layer.status === 'finalizing') return;
     if (status === 'dead') {
@@ -297,7 +299,10 @@ export class SpeculativeFeed {
     for (const layer of [...this.layers.values()]) {
       if (layer.status === 'confirmed' && now - layer.since > confirmed) {
         this.drop(layer);
-        this.remember(layer.slot, 'confirmed');
+        // Its subscribers are still owed the finalization (finalizing can lag confirmation by
+        // minutes when roots stall): the topics it touched are kept for that notice.
+        const topics = new Set(layer.entries.map((e) => e.change.topic));
+        this.remember(layer.slot, 'confirmed', new Map([...topics].map((topic) => [topic, []])));
       } else if (layer.status === 'processed' && now - layer.since > unresolved) {
         this.options.logger.warn(
           { slot: layer.slot },
@@ -368,6 +373,16 @@ export class SpeculativeFeed {
     return new Map([...stored].map(([key, value]) => [key, value.row]));
   }
 
+  /**
+   * A confirmed slot let go before its finalization: its subscribers (of the topics it touched) get
+   * the notice without corrections, their committed changes having come meanwhile.
+   */
+  private finalizeForgotten(slot: number, topics: ReadonlyMap<Topic, readonly RetractedChange[]>): void {
+    this.remember(slot, 'finalized', topics);
+    for (const topic of topics.keys()) this.subject(topic).next({ kind: 'settle', slot, changes: [] });
+    this.slots$.next({ slot, fate: 'finalized' });
+  }
+
   /** Builds and emits the settlement (per topic the slot touched) and forgets the slot. */
   private finishSettlement(
     layer: Layer,
@@ -375,6 +390,9 @@ export class SpeculativeFeed {
     stored: ReadonlyMap<string, Row | null> | null,
   ): void {
     const byTopic = new Map<Topic, RetractedChange[]>();
+    // A slot confirmed, let go and taken up again by a late change: subscribers of what it touched
+    // before are owed the settlement too.
+    for (const topic of this.past.get(layer.slot)?.changes?.keys() ?? []) byTopic.set(topic, []);
     const seen = new Set<string>();
     const alive = (e: Entry) => e.layer !== layer && e.layer.status !== 'dead';
     // Newest first: the value a subscriber saw for a row is the slot's last change of it.

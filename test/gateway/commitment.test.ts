@@ -247,6 +247,43 @@ describe('gateway core: commitment levels', () => {
     expect(types(early.socket.of('e')), 'told once already').to.deep.equal(['subscribed', 'change', 'slot', 'change']);
   });
 
+  it('tells the finalization of a confirmed slot let go before it was finalized, to the topics it touched', async () => {
+    // Confirmed slots are kept only a while (confirmedTtlMs); finalizing can lag far behind.
+    await spec.close();
+    spec = new SpeculativeFeed({ bus, feed, logger: silentLogger, confirmedTtlMs: 0 });
+    gateway = makeGateway({ feed, speculative: spec, dialect: 'sqlite', limits, logger: silentLogger });
+    const { socket, connection } = connect();
+    subscribe(connection, { id: 'p', commitment: 'processed' });
+    connection.message(JSON.stringify({ type: 'subscribe', id: 'v', topic: 'votes', commitment: 'processed' }));
+    await until(() => socket.of('p').length === 1 && socket.of('v').length === 1, 'subscribed');
+    const row = escrow();
+    await announce({ kind: 'changes', slot: 90, changes: [{ topic: 'escrows', op: 'insert', row: speculative(row) }] });
+    await announce({ kind: 'slot', slot: 90, status: 'confirmed' });
+    for (let waited = 0; spec.size > 0; waited += 50) {
+      if (waited > 5_000) throw new Error('the confirmed slot was never let go');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    source.publish(log.commit('escrows', 'insert', row, undefined, 90));
+    await until(() => socket.of('p').length === 4, 'the committed change');
+    await announce({ kind: 'slot', slot: 90, status: 'finalized' });
+    expect(socket.of('p').slice(1)).to.deep.equal([
+      {
+        type: 'change',
+        id: 'p',
+        topic: 'escrows',
+        op: 'insert',
+        row: speculative(row),
+        slot: 90,
+        commitment: 'processed',
+      },
+      { type: 'slot', id: 'p', slot: 90, commitment: 'confirmed' },
+      socket.of('p')[3],
+      { type: 'slot', id: 'p', slot: 90, commitment: 'finalized' },
+    ]);
+    expect(socket.of('p')[3]).to.include({ type: 'change', op: 'insert', slot: 90, commitment: 'confirmed' });
+    expect(types(socket.of('v')), 'nothing of slot 90 went to votes').to.deep.equal(['subscribed']);
+  });
+
   it('lays the newest speculative rows over a processed snapshot, and a confirmed one is the stored set', async () => {
     const first = log.commit('escrows', 'insert', escrow(), undefined, 5);
     const second = log.commit('escrows', 'insert', escrow(), undefined, 5);
