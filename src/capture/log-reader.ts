@@ -38,8 +38,7 @@ interface PgClient {
 const RAW_TEXT = { getTypeParser: () => (text: string) => text };
 
 /** Rows in array form (cheaper for the driver) as objects keyed by column name. */
-function byName(rows: readonly unknown[][], fields: readonly { name: string }[]): Record<string, unknown>[] {
-  const names = fields.map((f) => f.name);
+function byName(rows: readonly unknown[][], names: readonly string[]): Record<string, unknown>[] {
   const out = new Array<Record<string, unknown>>(rows.length);
   for (let r = 0; r < rows.length; r++) {
     const values = rows[r] as unknown[];
@@ -69,17 +68,24 @@ async function snapshotOn<T>(db: Database, read: (query: SnapshotQuery) => Promi
     // connection, same type parsers): Sequelize's per-row result handling was a third of a
     // 10,000-row snapshot's time.
     const client = db.dialect === 'postgres' ? rawClient(transaction) : null;
+    const text = async (sql: string, bind: readonly unknown[]) => {
+      const { rows, fields } = await (client as PgClient).query({
+        text: sql,
+        values: [...bind],
+        rowMode: 'array',
+        types: RAW_TEXT,
+      });
+      return { names: fields.map((f) => f.name), rows: rows as (string | null)[][] };
+    };
     const query: SnapshotQuery =
       client !== null
-        ? async (sql, bind) => {
-            const { rows, fields } = await client.query({
-              text: sql,
-              values: [...bind],
-              rowMode: 'array',
-              types: RAW_TEXT,
-            });
-            return byName(rows, fields);
-          }
+        ? Object.assign(
+            async (sql: string, bind: readonly unknown[]) => {
+              const { names, rows } = await text(sql, bind);
+              return byName(rows, names);
+            },
+            { text },
+          )
         : (sql, bind) =>
             db.sequelize.query<Record<string, unknown>>(sql, {
               bind: [...bind],

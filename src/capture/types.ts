@@ -75,7 +75,19 @@ export interface SnapshotResult<T> {
  * Runs SQL inside the snapshot transaction (same dialect as the database). Values are as the driver
  * gives them (on PostgreSQL, the column's text): pass rows through toWireRow before use.
  */
-export type SnapshotQuery = (sql: string, bind: readonly unknown[]) => Promise<Record<string, unknown>[]>;
+export type SnapshotQuery = ((sql: string, bind: readonly unknown[]) => Promise<Record<string, unknown>[]>) & {
+  /**
+   * PostgreSQL only: the same query's rows as each field's text (null for NULL) with the field
+   * names, for callers that write wire JSON straight from the text (db/row-json.ts).
+   */
+  readonly text?: (sql: string, bind: readonly unknown[]) => Promise<TextRows>;
+};
+
+/** Rows as PostgreSQL's text per field. */
+export interface TextRows {
+  readonly names: readonly string[];
+  readonly rows: (string | null)[][];
+}
 
 /** The change log's extent. */
 export interface LogBounds {

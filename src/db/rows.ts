@@ -186,3 +186,43 @@ export function toWireRow<T extends Topic>(topic: T, raw: Readonly<Record<string
   }
   return row as RowOf<T>;
 }
+
+/** Per result field list: the fields toWireRow keeps, by position, in the table's column order. */
+const fieldPlans = new Map<string, readonly (readonly [number, string, Converter])[]>();
+
+function fieldPlanOf(topic: Topic, names: readonly string[]): readonly (readonly [number, string, Converter])[] {
+  const id = `${topic}\u0000${names.join('\u0000')}`;
+  let plan = fieldPlans.get(id);
+  if (plan === undefined) {
+    plan = convertersOf(topic).flatMap(([name, convert]) => {
+      const index = names.indexOf(name);
+      return index < 0 ? [] : [[index, name, convert] as const];
+    });
+    if (fieldPlans.size > 256) fieldPlans.clear();
+    fieldPlans.set(id, plan);
+  }
+  return plan;
+}
+
+/**
+ * Rows of `topic` given as values by position (`names` the fields, as the driver returns rows in
+ * array form) in wire form: what toWireRow gives each, without an object keyed by field first.
+ */
+export function toWireRows<T extends Topic>(
+  topic: T,
+  names: readonly string[],
+  rows: readonly (readonly unknown[])[],
+): RowOf<T>[] {
+  const plan = fieldPlanOf(topic, names);
+  const out = new Array<RowOf<T>>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const values = rows[r] as readonly unknown[];
+    const row: Record<string, unknown> = {};
+    for (let f = 0; f < plan.length; f++) {
+      const [index, name, convert] = plan[f] as readonly [number, string, Converter];
+      row[name] = convert(values[index]);
+    }
+    out[r] = row as RowOf<T>;
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
 import type { ChangeFeed, SnapshotQuery } from '../capture/types.ts';
 import type { Dialect } from '../config.ts';
 import { TABLES, type Topic } from '../db/schema.ts';
-import { toWireRow } from '../db/rows.ts';
+import { toWireRow, toWireRows } from '../db/rows.ts';
 import { formatCursor } from '../wire/cursor.ts';
 import type { CompiledFilter } from './filters.ts';
 
@@ -58,16 +58,29 @@ export async function readSnapshotRows(
   request: SnapshotRequest,
 ): Promise<{ rows: Record<string, unknown>[]; truncated: boolean }> {
   const { sql, bind } = snapshotSql(request, dialect);
+  const { topic } = request;
+  if (query.text !== undefined) {
+    // PostgreSQL: each field's text, converted by position (no object per row in between).
+    const { names, rows } = await query.text(sql, bind);
+    const truncated = limitRows(rows, request);
+    return { rows: toWireRows(topic, names, rows), truncated };
+  }
   const raw = await query(sql, bind);
+  const truncated = limitRows(raw, request);
+  return { rows: raw.map((r) => toWireRow(topic, r) as Record<string, unknown>), truncated };
+}
+
+/** Cuts the extra row a state snapshot reads (or refuses), puts append rows oldest first; true when truncated. */
+function limitRows(rows: unknown[], request: SnapshotRequest): boolean {
   const state = TABLES[request.topic].kind === 'state';
   let truncated = false;
-  if (state && raw.length > request.limit) {
+  if (state && rows.length > request.limit) {
     if (request.refuseTruncation) throw new SnapshotTooLargeError(request.topic, request.limit);
     truncated = true;
-    raw.length = request.limit;
+    rows.length = request.limit;
   }
-  if (!state) raw.reverse();
-  return { rows: raw.map((r) => toWireRow(request.topic, r) as Record<string, unknown>), truncated };
+  if (!state) rows.reverse();
+  return truncated;
 }
 
 export async function takeSnapshot(feed: ChangeFeed, dialect: Dialect, request: SnapshotRequest): Promise<Snapshot> {

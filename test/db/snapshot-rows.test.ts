@@ -1,11 +1,12 @@
-// Snapshots read PostgreSQL's text of every column and convert it straight to wire form; the rows
-// must be exactly what the driver's own parsed values give through the same conversion.
+// Snapshots read PostgreSQL's text of every column and convert it straight to wire form, by field
+// position; the rows must be exactly what the driver's own parsed values give through the same
+// conversion.
 import { expect } from 'chai';
 import { QueryTypes } from 'sequelize';
 import { openDatabaseLogReader } from '../../src/capture/log-reader.ts';
 import type { Database } from '../../src/db/connection.ts';
 import { upsertRows } from '../../src/db/repositories/index.ts';
-import { toWireRow } from '../../src/db/rows.ts';
+import { toWireRow, toWireRows } from '../../src/db/rows.ts';
 import { TOPICS } from '../../src/db/schema.ts';
 import { sampleRow, U64_MAX, type Parents, withSeededDatabase } from './fixtures.ts';
 
@@ -28,11 +29,20 @@ describe('snapshot rows from column text (postgres)', function () {
       const sql = `SELECT * FROM "${topic}" ORDER BY id`;
       const parsed = await db.sequelize.query<Record<string, unknown>>(sql, { type: QueryTypes.SELECT });
       const { result: text } = await reader.snapshot((query) => query(sql, []));
+      const { result: byPosition } = await reader.snapshot(async (query) => {
+        expect(query.text, 'PostgreSQL gives each field as text').to.be.a('function');
+        const { names, rows } = await query.text!(sql, []);
+        return toWireRows(topic, names, rows);
+      });
       expect(parsed.length, topic).to.be.greaterThan(0);
+      const expected = parsed.map((r) => toWireRow(topic, r));
       expect(
         text.map((r) => toWireRow(topic, r)),
         topic,
-      ).to.deep.equal(parsed.map((r) => toWireRow(topic, r)));
+      ).to.deep.equal(expected);
+      expect(byPosition, `${topic}, converted by position`).to.deep.equal(expected);
+      // Same keys in the same order, so the frames are the same text.
+      expect(JSON.stringify(byPosition), topic).to.equal(JSON.stringify(expected));
     }
   });
 });
