@@ -7,7 +7,9 @@ import type { Change } from '../../src/capture/types.ts';
 import type { Database } from '../../src/db/connection.ts';
 import { modelsFor, upsertRows } from '../../src/db/repositories/index.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
-import { pubkey, sampleRow, U64_MAX } from '../db/fixtures.ts';
+import { createParents, pubkey, sampleRow, U64_MAX } from '../db/fixtures.ts';
+import { toWireRow } from '../../src/db/rows.ts';
+import { TABLES, TOPICS } from '../../src/db/schema.ts';
 
 /** Every change in the log, oldest first, read in pages. */
 async function readAll(db: Database): Promise<Change[]> {
@@ -73,6 +75,61 @@ for (const dialect of DIALECTS) {
       });
       expect(tx?.row.block_time).to.equal('2026-01-02T03:04:05.000Z');
       expect(col?.row).to.include({ verified: false, floor_price: '100' });
+    });
+
+    it('records each change with the row as stored, the row before it, and its slot, for every topic', async () => {
+      const parents = await createParents(db);
+      for (const topic of TOPICS) {
+        const first = sampleRow(topic, parents);
+        const key = TABLES[topic].naturalKey[0] as string;
+        const state = TABLES[topic].kind === 'state';
+        // A row without a slot column has the ingester's position for its account as its slot.
+        const ownSlot = 'slot' in TABLES[topic].columns;
+        if (!ownSlot) {
+          await db.sequelize.query(
+            'INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) VALUES (?, ?, ?, ?)',
+            { replacements: [topic, first[key], '{}', 4242] },
+          );
+        }
+        const before = (await readBounds(db)).newest;
+        await upsertRows(db, topic, [first]);
+        const stored = async () => {
+          const [rows] = await db.sequelize.query(`SELECT * FROM ${topic} WHERE ${key} = ?`, {
+            replacements: [first[key]],
+          });
+          return toWireRow(topic, rows[0] as Record<string, unknown>);
+        };
+        const inserted: Record<string, unknown> = await stored();
+        const changes = await readChanges(db, { after: before, limit: 10 });
+        expect(
+          changes.map((c) => [c.topic, c.op]),
+          topic,
+        ).to.deep.equal([[topic, 'insert']]);
+        expect(changes[0]?.row, topic).to.deep.equal(inserted);
+        expect(changes[0]?.slot, `${topic} slot`).to.equal(ownSlot ? inserted.slot : 4242);
+        if (!state) continue;
+        // An update carries the row before it; a delete the row it removed.
+        await db.sequelize.query(`UPDATE ${topic} SET ${key} = ${key} WHERE ${key} = ?`, {
+          replacements: [first[key]],
+        });
+        await db.sequelize.query(`DELETE FROM ${topic} WHERE ${key} = ?`, { replacements: [first[key]] });
+        const later = await readChanges(db, { after: changes[0]?.cursor as string, limit: 10 });
+        expect(
+          later.map((c) => c.op),
+          topic,
+        ).to.deep.equal(['update', 'delete']);
+        expect(later[0]?.oldRow, `${topic} row before the update`).to.deep.equal(inserted);
+        expect({ ...later[0]?.row, updated_at: null }, `${topic} row after`).to.deep.equal({
+          ...inserted,
+          ...('updated_at' in inserted ? { updated_at: null } : {}),
+        });
+        expect(later[1]?.row.id, `${topic} deleted row`).to.equal(inserted.id);
+        const slot = ownSlot ? inserted.slot : 4242;
+        expect(
+          later.map((c) => c.slot),
+          `${topic} slots`,
+        ).to.deep.equal([slot, slot]);
+      }
     });
 
     it('reads pages with after, upTo, topic and limit', async () => {
