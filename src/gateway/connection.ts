@@ -42,7 +42,8 @@ const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map();
 export interface ConnectionHost {
   readonly options: GatewayOptions;
   readonly metrics: GatewayMetrics;
-  attach(topic: Topic, target: (change: Change) => void): () => void;
+  /** Routes `topic`'s changes that can be in `filter`'s view to `target`; returns the detach function. */
+  attach(topic: Topic, target: (change: Change) => void, filter?: CompiledFilter): () => void;
   delivered(change: Change): void;
   /** What `change` is to `filter`'s view, shared by the subscriptions with that filter (fanout.ts). */
   view(filter: CompiledFilter, change: Change): ChangeOp | null;
@@ -280,7 +281,11 @@ export class Connection implements ConnectionHandle, JoinContext, CommitmentTarg
     }
     this.metrics.subscriptionAdded(topic);
     // Attach first, then read the position: every change after it reaches this subscription.
-    subscription.detach = this.gateway.attach(topic, (change) => this.onChange(subscription, change));
+    subscription.detach = this.gateway.attach(
+      topic,
+      (change) => this.onChange(subscription, change),
+      subscription.filter,
+    );
     const attachedAt = feed.position();
     join(this, subscription, request, checked.limit, attachedAt).catch((error: unknown) => {
       if (subscription.state === 'closed') return;

@@ -31,6 +31,11 @@ export interface CompiledFilter {
   readonly key: string;
   /** True when every row matches. */
   readonly matchesAll: boolean;
+  /**
+   * A column the filter requires to be exactly `value` (its first equality), or null: only a row
+   * (or the row before it) with that value can be in the view, so fan-out looks subscribers up by it.
+   */
+  readonly equality: { readonly column: string; readonly value: Value } | null;
   /** Evaluates the filter on a wire row (see db/rows.ts). */
   matches(row: Readonly<Record<string, unknown>>): boolean;
   /** The WHERE condition for `dialect`, with placeholders numbered from `firstParam`. */
@@ -294,11 +299,13 @@ export function compileFilter(topic: Topic, filter: unknown, options: CompileOpt
     else source[column] = Object.fromEntries(compiled.map((c) => [c.op, (c as { value: Value }).value]));
   }
   const predicates = clauses.map(clausePredicate);
+  const eq = clauses.find((c): c is Extract<Clause, { op: 'eq' }> => c.op === 'eq');
   return {
     topic,
     source: source as Filter,
     key: `${topic}:${JSON.stringify(source)}`,
     matchesAll: clauses.length === 0,
+    equality: eq === undefined ? null : { column: eq.column, value: eq.value },
     matches: (row) => {
       for (const p of predicates) if (!p(row)) return false;
       return true;

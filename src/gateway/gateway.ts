@@ -33,8 +33,8 @@ class GatewayCore implements Gateway, ConnectionHost {
     return this.open.size;
   }
 
-  attach(topic: Topic, target: (change: Change) => void): () => void {
-    return this.fanOut.attach(topic, target);
+  attach(topic: Topic, target: (change: Change) => void, filter?: CompiledFilter): () => void {
+    return this.fanOut.attach(topic, target, filter);
   }
 
   delivered(change: Change): void {

@@ -86,7 +86,51 @@ describe('fan-out: shared work per change', () => {
       expect(evaluations).to.equal(3);
     });
   });
+
+  it('hands a change only to subscriptions whose equality its row (or the row before it) meets, and every one of those', async () => {
+    const fanOut = new FanOut(feed, noMetrics);
+    const pools = Array.from({ length: 1000 }, () => pubkey());
+    const received = new Map<string, ChangeOpOrNull[]>();
+    const attach = (name: string, filter: CompiledFilter) => {
+      received.set(name, []);
+      return fanOut.attach('swaps', (change) => void received.get(name)!.push(fanOut.view(filter, change)), filter);
+    };
+    pools.forEach((p, i) => attach(`pool ${i}`, compileFilter('swaps', { pool_pubkey: p })));
+    // An equality beside a range is looked up by the equality; filters without one get every change.
+    attach('pool 7 big', compileFilter('swaps', { input_amount: { gte: '100' }, pool_pubkey: pools[7] }));
+    attach('big', compileFilter('swaps', { input_amount: { gte: '100' } }));
+    attach('all', compileFilter('swaps', {}));
+    const detach = attach('pool 7 again', compileFilter('swaps', { pool_pubkey: pools[7] }));
+
+    source.publish(log.commit('swaps', 'insert', swapRow(pools[7]!, 9), undefined, 9));
+    await until(() => received.get('all')!.length === 1);
+    const handed = [...received].filter(([, ops]) => ops.length > 0).map(([name, ops]) => [name, ops]);
+    expect(handed).to.have.deep.members([
+      ['pool 7', ['insert']],
+      ['pool 7 big', [null]], // input_amount 10
+      ['big', [null]],
+      ['all', ['insert']],
+      ['pool 7 again', ['insert']],
+    ]);
+
+    // An update moving a row from pool 3 to pool 4 (a state-table shape; the index does not care):
+    // it leaves pool 3's view and enters pool 4's.
+    for (const ops of received.values()) ops.length = 0;
+    detach();
+    const before = swapRow(pools[3]!, 10);
+    source.publish(log.commit('swaps', 'update', { ...before, pool_pubkey: pools[4] }, before, 10));
+    await until(() => received.get('all')!.length === 1);
+    const moved = [...received].filter(([, ops]) => ops.length > 0).map(([name, ops]) => [name, ops]);
+    expect(moved).to.have.deep.members([
+      ['pool 3', ['delete']],
+      ['pool 4', ['insert']],
+      ['big', [null]],
+      ['all', ['update']],
+    ]);
+  });
 });
+
+type ChangeOpOrNull = string | null;
 
 /** A writable that records each write it is asked to make (one per system call on a socket). */
 class CountingSocket extends Writable implements RawSocket {
