@@ -65,6 +65,13 @@ export function createMetrics(
         this.set(relay.leading ? 1 : 0);
       },
     });
+    const relayLag = new client.Histogram({
+      name: 'solstream_relay_lag_seconds',
+      help: "NATS mode: time from a change committing to JetStream acknowledging this process's relay's publication of it.",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    });
+    relay.onPublished((lagMs) => relayLag.observe(lagMs / 1000));
     let counted = 0;
     new client.Counter({
       name: 'solstream_relay_published_total',

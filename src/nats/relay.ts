@@ -39,6 +39,11 @@ export interface RelayStatus {
   readonly leading: boolean;
   /** Changes this process has published (acknowledged by the stream). */
   readonly published: number;
+  /**
+   * Calls `listener` with each publication's lag (ms from the change's commit to the stream's
+   * acknowledgement) from now on; returns the unsubscribe.
+   */
+  onPublished(listener: (lagMs: number) => void): () => void;
 }
 
 export interface RelayElection extends RelayStatus {
@@ -97,6 +102,7 @@ async function readStreamPosition(options: RelayOptions): Promise<StreamPosition
 
 interface Leading {
   published: number;
+  readonly listeners: Set<(lagMs: number) => void>;
   /** The feed of the current round (for pokes), while there is one. */
   feed: ChangeFeed | null;
 }
@@ -130,6 +136,10 @@ async function relayRound(options: RelayOptions, signal: AbortSignal, counts: Le
         // A duplicate was already in the stream: the sequences of what follows no longer line up.
         if (ack.duplicate) throw new Error(`change ${change.cursor} was already in the stream`);
         counts.published += 1;
+        if (counts.listeners.size > 0) {
+          const lag = Math.max(0, Date.now() - change.committedAt);
+          for (const listener of counts.listeners) listener(lag);
+        }
       })
       .catch((error: Error) => failure?.(error));
   };
@@ -174,7 +184,7 @@ async function relayWhileLeading(options: RelayOptions, signal: AbortSignal, cou
 export function startRelayElection(options: RelayOptions): RelayElection {
   const { logger } = options;
   const stop = new AbortController();
-  const counts: Leading = { published: 0, feed: null };
+  const counts: Leading = { published: 0, listeners: new Set(), feed: null };
   let leading = false;
 
   const loop = (async () => {
@@ -220,6 +230,10 @@ export function startRelayElection(options: RelayOptions): RelayElection {
     },
     get published() {
       return counts.published;
+    },
+    onPublished(listener) {
+      counts.listeners.add(listener);
+      return () => counts.listeners.delete(listener);
     },
     poke: () => counts.feed?.poke(),
     close: async () => {

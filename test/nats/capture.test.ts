@@ -1,7 +1,11 @@
 // openCapture as `serve` uses it: the mode the configuration asks for, and the epoch watch that
 // stops a process whose database changed identity under it (a restore, a promoted standby).
 import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import { upsertRows } from '../../src/db/repositories/index.ts';
+import { createMetrics } from '../../src/http/metrics.ts';
 import { openCapture } from '../../src/nats/capture.ts';
+import { sampleRow } from '../db/fixtures.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
 import { testConfig } from '../support/gateway.ts';
@@ -36,6 +40,25 @@ for (const dialect of DIALECTS) {
       expect(capture.mode).to.equal('nats');
       for (let i = 0; i < 200 && capture.relay?.leading !== true; i++) await new Promise((r) => setTimeout(r, 50));
       expect(capture.relay?.leading).to.equal(true);
+    });
+
+    it('counts what the relay publishes and how long after commit JetStream acknowledged it, for /metrics', async () => {
+      await requireNats();
+      const { env, stream } = natsEnv();
+      closers.push(() => deleteStream(stream));
+      const capture = await openCapture(database.db, testConfig(database, env), silentLogger, track);
+      const metrics = createMetrics(new Registry(), capture.relay);
+      for (let i = 0; i < 200 && capture.relay?.leading !== true; i++) await new Promise((r) => setTimeout(r, 50));
+      const committed = Date.now();
+      await upsertRows(database.db, 'accounts', [sampleRow('accounts', null), sampleRow('accounts', null)]);
+      for (let i = 0; i < 200 && (capture.relay?.published ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      const waited = (Date.now() - committed) / 1000;
+      const text = await metrics.registry.metrics();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      expect(value('solstream_relay_leader')).to.equal(1);
+      expect(value('solstream_relay_published_total')).to.equal(2);
+      expect(value('solstream_relay_lag_seconds_count')).to.equal(2);
+      expect(value('solstream_relay_lag_seconds_sum')).to.be.within(0, 2 * waited);
     });
 
     it("reports once when the database's epoch changes under the running process", async () => {
