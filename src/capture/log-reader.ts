@@ -55,6 +55,21 @@ function rawClient(transaction: Transaction): PgClient | null {
   return connection !== undefined && typeof connection.query === 'function' ? (connection as PgClient) : null;
 }
 
+/** A snapshot query on a pg client: each field's text, by position (`text`) or keyed by name. */
+function textQuery(client: PgClient): SnapshotQuery {
+  const text = async (sql: string, bind: readonly unknown[]) => {
+    const { rows, fields } = await client.query({ text: sql, values: [...bind], rowMode: 'array', types: RAW_TEXT });
+    return { names: fields.map((f) => f.name), rows: rows as (string | null)[][] };
+  };
+  return Object.assign(
+    async (sql: string, bind: readonly unknown[]) => {
+      const { names, rows } = await text(sql, bind);
+      return byName(rows, names);
+    },
+    { text },
+  );
+}
+
 async function snapshotOn<T>(db: Database, read: (query: SnapshotQuery) => Promise<T>): Promise<SnapshotResult<T>> {
   const txOptions =
     db.dialect === 'postgres'
@@ -68,24 +83,9 @@ async function snapshotOn<T>(db: Database, read: (query: SnapshotQuery) => Promi
     // connection, same type parsers): Sequelize's per-row result handling was a third of a
     // 10,000-row snapshot's time.
     const client = db.dialect === 'postgres' ? rawClient(transaction) : null;
-    const text = async (sql: string, bind: readonly unknown[]) => {
-      const { rows, fields } = await (client as PgClient).query({
-        text: sql,
-        values: [...bind],
-        rowMode: 'array',
-        types: RAW_TEXT,
-      });
-      return { names: fields.map((f) => f.name), rows: rows as (string | null)[][] };
-    };
     const query: SnapshotQuery =
       client !== null
-        ? Object.assign(
-            async (sql: string, bind: readonly unknown[]) => {
-              const { names, rows } = await text(sql, bind);
-              return byName(rows, names);
-            },
-            { text },
-          )
+        ? textQuery(client)
         : (sql, bind) =>
             db.sequelize.query<Record<string, unknown>>(sql, {
               bind: [...bind],
