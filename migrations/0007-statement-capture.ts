@@ -66,6 +66,14 @@ const ENSURE_STAGING = `
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.solstream_capture_commit();
     END IF;`;
 
+/** Sends `payload`, or the transaction's cursor range alone when it has none or it is too large. */
+export const SEND_NOTIFY = `    IF payload IS NULL OR octet_length(payload) > ${MAX_INLINE_PAYLOAD} THEN
+        payload := json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
+            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint)::text;
+    END IF;
+    PERFORM pg_notify('${CHANNEL}', payload);
+`;
+
 /**
  * The commit step's NOTIFY, once per transaction: its changes (read back from the log by cursor)
  * when few and small, else its cursor range. Needs `n`, `first_cursor`, `stamp` and `payload`.
@@ -77,12 +85,7 @@ export const NOTIFY_TRANSACTION = `    IF n <= ${INLINE_CHANGES} THEN
                 ORDER BY cursor))::text
         INTO payload FROM solstream_change_log WHERE cursor BETWEEN first_cursor AND first_cursor + n - 1;
     END IF;
-    IF payload IS NULL OR octet_length(payload) > ${MAX_INLINE_PAYLOAD} THEN
-        payload := json_build_object('v', 2, 'f', first_cursor::text, 'l', (first_cursor + n - 1)::text,
-            'ts', floor(extract(epoch FROM stamp) * 1000)::bigint)::text;
-    END IF;
-    PERFORM pg_notify('${CHANNEL}', payload);
-`;
+${SEND_NOTIFY}`;
 
 /** The deferred step of 0007, once per transaction at commit (0008 replaces it; its down restores this). */
 export const COMMIT_FUNCTION = `CREATE FUNCTION solstream_capture_commit() RETURNS trigger LANGUAGE plpgsql AS $fn$

@@ -16,7 +16,7 @@
 // sends one NOTIFY. Cursors are still drawn at commit under the lock, in the order the rows were
 // written. A transaction rolled back (or a subtransaction) takes its staged rows with it; a crash
 // empties unlogged tables, and staged rows never outlive their transaction anyway.
-import type { Migration } from '../src/db/migrator.ts';
+import { postgresStatements } from '../src/db/migrator.ts';
 import { COLUMNS, ORDER_LOCK_KEY } from './0002-change-capture.ts';
 import {
   COMMIT_FUNCTION,
@@ -87,7 +87,7 @@ $fn$`,
   return out;
 }
 
-const POSTGRES_UP = [
+export const POSTGRES_UP = [
   `CREATE UNLOGGED TABLE solstream_change_staged (
       xid BIGINT NOT NULL,
       seq BIGINT GENERATED ALWAYS AS IDENTITY,
@@ -119,16 +119,6 @@ function postgresDown(): string[] {
   ];
 }
 
-export const up: Migration = async ({ context: { sequelize, dialect } }) => {
-  if (dialect !== 'postgres') return;
-  await sequelize.transaction(async (transaction) => {
-    for (const statement of POSTGRES_UP) await sequelize.query(statement, { transaction });
-  });
-};
+export const up = postgresStatements(() => POSTGRES_UP);
 
-export const down: Migration = async ({ context: { sequelize, dialect } }) => {
-  if (dialect !== 'postgres') return;
-  await sequelize.transaction(async (transaction) => {
-    for (const statement of postgresDown()) await sequelize.query(statement, { transaction });
-  });
-};
+export const down = postgresStatements(() => postgresDown());

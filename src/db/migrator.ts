@@ -9,6 +9,16 @@ import { withDatabaseLock } from './locks.ts';
 export type MigrationContext = Pick<Database, 'sequelize' | 'dialect'>;
 export type Migration = (params: MigrationParams<MigrationContext>) => Promise<void>;
 
+/** A PostgreSQL-only migration step: its statements in one transaction; nothing on SQLite. */
+export function postgresStatements(statements: () => readonly string[]): Migration {
+  return async ({ context: { sequelize, dialect } }) => {
+    if (dialect !== 'postgres') return;
+    await sequelize.transaction(async (transaction) => {
+      for (const statement of statements()) await sequelize.query(statement, { transaction });
+    });
+  };
+}
+
 export interface MigrationModule {
   up: Migration;
   down: Migration;

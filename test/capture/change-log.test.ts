@@ -151,6 +151,56 @@ for (const dialect of DIALECTS) {
       expect(await readBounds(db)).to.deep.equal({ newest: c[5], prunedThrough: '0' });
     });
 
+    it('reads exactly what the whole log holds in every window: any after, upTo, topic and limit', async () => {
+      // Transactions of one and of several rows, of one topic and of two.
+      const shapes: [number, number][] = [
+        [1, 0],
+        [3, 0],
+        [0, 2],
+        [2, 1],
+        [1, 3],
+        [4, 0],
+        [0, 1],
+        [2, 2],
+      ];
+      for (const [accounts, collections] of shapes)
+        await db.sequelize.transaction(async (transaction) => {
+          const rows = (n: number, t: 'accounts' | 'collections') =>
+            Array.from({ length: n }, () => sampleRow(t, null));
+          if (accounts > 0) await upsertRows(db, 'accounts', rows(accounts, 'accounts'), { transaction });
+          if (collections > 0) await upsertRows(db, 'collections', rows(collections, 'collections'), { transaction });
+        });
+      // The log as plain SQL shows it (a table on SQLite, the view on PostgreSQL).
+      const truth = await db.sequelize.query<{ cursor: string | number; topic: string }>(
+        'SELECT CAST(cursor AS TEXT) AS cursor, topic FROM solstream_change_log ORDER BY solstream_change_log.cursor',
+        { type: QueryTypes.SELECT },
+      );
+      expect(truth).to.have.length(shapes.reduce((sum, [a, c]) => sum + a + c, 0));
+      const cursors = truth.map((c) => String(c.cursor));
+      const n = (cursor: string) => BigInt(cursor);
+      for (const after of ['0', ...cursors])
+        for (const upTo of [undefined, cursors[9], cursors.at(-1)])
+          for (const topic of [undefined, 'accounts', 'collections'] as const)
+            for (const limit of [2, 100]) {
+              const expected = truth
+                .filter((c) => n(String(c.cursor)) > n(after))
+                .filter((c) => upTo === undefined || n(String(c.cursor)) <= n(upTo))
+                .filter((c) => topic === undefined || c.topic === topic)
+                .slice(0, limit)
+                .map((c) => [String(c.cursor), c.topic]);
+              const read = await readChanges(db, {
+                after,
+                limit,
+                ...(upTo === undefined ? {} : { upTo }),
+                ...(topic === undefined ? {} : { topic }),
+              });
+              expect(
+                read.map((c) => [c.cursor, c.topic]),
+                `after ${after} upTo ${upTo} topic ${topic} limit ${limit}`,
+              ).to.deep.equal(expected);
+            }
+    });
+
     it('returns a page in numeric cursor order when cursors gain a digit (9, 10, 11)', async () => {
       for (let i = 0; i < 12; i++) await upsertRows(db, 'accounts', [sampleRow('accounts', null)]);
       const page = await readChanges(db, { after: '0', limit: 100 });
@@ -275,10 +325,28 @@ describe('change log cursors follow commit order under concurrent writers (postg
     await insertAccount(t1, after);
     await t1.query('COMMIT');
     expect((await readAll(test.db)).map((c) => c.row.pubkey)).to.deep.equal([kept, after]);
-    const staged = await t1.query(
-      'SELECT (SELECT count(*) FROM solstream_change_staged)::int AS rows, (SELECT count(*) FROM solstream_change_marks)::int AS marks',
+    const left = await t1.query(
+      'SELECT (SELECT count(*) FROM solstream_change_open)::int AS open, ' +
+        '(SELECT count(*) FROM solstream_change_entries e WHERE NOT EXISTS ' +
+        '(SELECT 1 FROM solstream_change_commits c WHERE c.batch = e.batch))::int AS uncommitted',
     );
-    expect(staged.rows[0], 'nothing stays staged').to.deep.equal({ rows: 0, marks: 0 });
+    expect(left.rows[0], 'no transaction left open, no entry without its commit').to.deep.equal({
+      open: 0,
+      uncommitted: 0,
+    });
+  });
+
+  it('captures a transaction whose first captured statement was in a savepoint it rolled back', async () => {
+    const t1 = await client();
+    const [undone, kept] = [pubkey(), pubkey()];
+    await t1.query('BEGIN');
+    await t1.query('SAVEPOINT s');
+    await insertAccount(t1, undone);
+    await t1.query('ROLLBACK TO SAVEPOINT s');
+    await insertAccount(t1, kept);
+    await t1.query('COMMIT');
+    const changes = await readAll(test.db);
+    expect(changes.map((c) => c.row.pubkey)).to.deep.equal([kept]);
   });
 
   it('a reader polling after the last cursor it saw neither misses nor repeats a change under a random concurrent load', async () => {

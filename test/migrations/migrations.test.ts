@@ -11,7 +11,9 @@ import {
   MIGRATIONS_TABLE,
   type MigrationModule,
 } from '../../src/db/migrator.ts';
+import { readChanges } from '../../src/capture/change-log.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
+import { pubkey } from '../support/keys.ts';
 
 /** Every schema object the database holds, as sorted descriptive lines (the migrations table excluded). */
 async function schemaObjects(db: Database): Promise<string[]> {
@@ -130,3 +132,65 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('0009, the single-write log, on a database with changes in it (postgres)', function () {
+  this.timeout(120_000);
+  let test: TestDatabase;
+
+  beforeEach(async () => {
+    test = await createTestDatabase('postgres', { migrate: false });
+  });
+  afterEach(async () => {
+    await test.drop();
+  });
+
+  /** One transaction inserting accounts and updating the first. */
+  const write = async (db: Database, keys: readonly string[]) =>
+    db.sequelize.transaction(async (transaction) => {
+      for (const key of keys)
+        await db.sequelize.query(
+          "INSERT INTO accounts (pubkey, account_type, label, lamports) VALUES ($1, 'wallet', 'kept', 1)",
+          { bind: [key], transaction },
+        );
+      await db.sequelize.query("UPDATE accounts SET label = 'moved' WHERE pubkey = $1", {
+        bind: [keys[0]],
+        transaction,
+      });
+    });
+  const logOf = async (db: Database) =>
+    db.sequelize.query<{ cursor: string; op: string; pubkey: string; old_label: string | null }>(
+      "SELECT cursor::text AS cursor, op, row->>'pubkey' AS pubkey, old_row->>'label' AS old_label " +
+        // Qualified: the bare name would sort by the text alias.
+        'FROM solstream_change_log ORDER BY solstream_change_log.cursor',
+      { type: QueryTypes.SELECT },
+    );
+
+  it('keeps every change under its cursor going up and coming down, and goes on numbering after them', async () => {
+    await migrateUp(test.db, '0008-shared-staging');
+    await write(test.db, [pubkey(), pubkey()]);
+    await write(test.db, [pubkey()]);
+    const before = await logOf(test.db);
+    expect(before.map((c) => c.op)).to.deep.equal(['insert', 'insert', 'update', 'insert', 'update']);
+
+    expect(await migrateUp(test.db)).to.deep.equal(['0009-single-write-log']);
+    expect(await logOf(test.db), 'the log as the view shows it').to.deep.equal(before);
+    const read = await readChanges(test.db, { after: '0', limit: 100 });
+    expect(read.map((c) => [c.cursor, c.op, c.row.pubkey])).to.deep.equal(
+      before.map((c) => [c.cursor, c.op, c.pubkey]),
+    );
+    await write(test.db, [pubkey(), pubkey()]);
+    const up = await logOf(test.db);
+    expect(up.slice(0, before.length)).to.deep.equal(before);
+    expect(up.slice(before.length).map((c) => BigInt(c.cursor))).to.deep.equal(
+      [1n, 2n, 3n].map((i) => BigInt(before.at(-1)?.cursor as string) + i),
+    );
+
+    expect(await migrateDown(test.db)).to.deep.equal(['0009-single-write-log']);
+    expect(await logOf(test.db), 'the log table 0008 reads').to.deep.equal(up);
+    await write(test.db, [pubkey()]);
+    const down = await logOf(test.db);
+    expect(down.slice(0, up.length)).to.deep.equal(up);
+    expect(down.length).to.equal(up.length + 2);
+    expect(BigInt(down.at(-2)?.cursor as string) > BigInt(up.at(-1)?.cursor as string)).to.equal(true);
+  });
+});
