@@ -282,15 +282,29 @@ export class BatchWriter {
     updates: readonly Update[],
     transaction: Transaction,
   ): Promise<Map<string, ColumnPositions>> {
-    const pubkeys = new Set<string>();
-    for (const update of updates) for (const row of update.rows) if (row.account) pubkeys.add(row.account.pubkey);
+    const keys = new Map<string, readonly [string, string]>();
+    for (const update of updates)
+      for (const row of update.rows)
+        if (row.account) keys.set(slotKey(row.topic, row.account.pubkey), [row.topic, row.account.pubkey]);
     const out = new Map<string, ColumnPositions>();
-    const list = [...pubkeys];
+    const list = [...keys.values()];
     for (let i = 0; i < list.length; i += KEYS_PER_QUERY) {
       const chunk = list.slice(i, i + KEYS_PER_QUERY);
+      // By the whole key (topic, pubkey), the table's primary key: by pubkey alone no index
+      // applies, and every batch would read the table through.
       const [rows] = await this.db.sequelize.query(
-        `SELECT topic, pubkey, positions FROM solstream_state_positions WHERE pubkey IN (${chunk.map(() => '?').join(', ')})`,
-        { replacements: chunk, transaction },
+        this.db.dialect === 'postgres'
+          ? 'SELECT p.topic, p.pubkey, p.positions FROM unnest($1::text[], $2::text[]) AS k(topic, pubkey) ' +
+              'JOIN solstream_state_positions p ON p.topic = k.topic AND p.pubkey = k.pubkey'
+          : 'SELECT topic, pubkey, positions FROM solstream_state_positions WHERE (topic, pubkey) IN ' +
+              `(VALUES ${chunk.map((_, j) => `($${2 * j + 1}, $${2 * j + 2})`).join(', ')})`,
+        {
+          bind:
+            this.db.dialect === 'postgres'
+              ? [chunk.map(([topic]) => topic), chunk.map(([, pubkey]) => pubkey)]
+              : chunk.flat(),
+          transaction,
+        },
       );
       for (const r of rows as { topic: string; pubkey: string; positions: string }[]) {
         out.set(slotKey(r.topic, r.pubkey), JSON.parse(r.positions) as ColumnPositions);
@@ -305,18 +319,31 @@ export class BatchWriter {
   ): Promise<void> {
     // The folded positions already include the stored ones: written whole. Only the lease holder
     // writes here, inside the transaction that read them.
+    const upsert = 'ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions, slot = excluded.slot';
     for (let i = 0; i < entries.length; i += KEYS_PER_QUERY) {
       const chunk = entries.slice(i, i + KEYS_PER_QUERY);
-      const replacements: unknown[] = [];
+      const columns: [string[], string[], string[], (number | null)[]] = [[], [], [], []];
       for (const { key, positions } of chunk) {
         const [topic, pubkey] = splitSlotKey(key);
-        replacements.push(topic, pubkey, JSON.stringify(positions), slotOf(positions));
+        columns[0].push(topic);
+        columns[1].push(pubkey);
+        columns[2].push(JSON.stringify(positions));
+        columns[3].push(slotOf(positions));
       }
-      await this.db.sequelize.query(
-        `INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}
-         ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions, slot = excluded.slot`,
-        { replacements, transaction },
-      );
+      // Bound, not inlined: the values go to the driver as they are, without escaping each one.
+      if (this.db.dialect === 'postgres') {
+        await this.db.sequelize.query(
+          'INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) ' +
+            `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ${upsert}`,
+          { bind: columns, transaction },
+        );
+      } else {
+        const values = chunk.map((_, j) => `($${4 * j + 1}, $${4 * j + 2}, $${4 * j + 3}, $${4 * j + 4})`);
+        await this.db.sequelize.query(
+          `INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) VALUES ${values.join(', ')} ${upsert}`,
+          { bind: chunk.flatMap((_, j) => columns.map((column) => column[j] ?? null)), transaction },
+        );
+      }
     }
   }
 
