@@ -81,16 +81,22 @@ function pgCast(topic: Topic, column: string): string {
   }
 }
 
+const requiredByTopic = new Map<Topic, readonly string[]>();
+
 /**
- * Columns a new row of `topic` cannot do without: NOT NULL and no database default (the enum state
- * columns default to their first label; id and the timestamps are generated).
+ * Columns a new state row must have (NOT NULL, no database default): a row without one can only
+ * update. The enum state columns default to their first label; id and the timestamps are generated.
  */
-/** Columns a new state row must have (NOT NULL, no default): a row without one can only update. */
-export function requiredColumns(topic: Topic): string[] {
-  const defs: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
-  return Object.entries(defs)
-    .filter(([name, def]) => !def.nullable && def.kind !== 'serial' && def.kind !== 'enum' && !GENERATED.has(name))
-    .map(([name]) => name);
+export function requiredColumns(topic: Topic): readonly string[] {
+  let required = requiredByTopic.get(topic);
+  if (required === undefined) {
+    const defs: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
+    required = Object.entries(defs)
+      .filter(([name, def]) => !def.nullable && def.kind !== 'serial' && def.kind !== 'enum' && !GENERATED.has(name))
+      .map(([name]) => name);
+    requiredByTopic.set(topic, required);
+  }
+  return required;
 }
 
 /** Most bound parameters per statement (SQLite's default bound is 32766, PostgreSQL's 65535). */
@@ -143,7 +149,7 @@ function columnArrays(chunk: Chunk): unknown[][] {
   return chunk.columns.map((_, i) =>
     chunk.binds.map((row) => {
       const value = row[i];
-      return typeof value === 'string' ? value.replace(/\0/g, '\\0') : value;
+      return typeof value === 'string' && value.includes('\0') ? value.replace(/\0/g, '\\0') : value;
     }),
   );
 }
@@ -154,7 +160,15 @@ function distinct(db: Database, left: string, right: string): string {
 
 // The leading comment keeps Sequelize's SQLite dialect from running an INSERT or UPDATE with run(),
 // which would drop the RETURNING rows that tell a write from a no-op.
+// On PostgreSQL the rows are counted in the statement: one result row instead of one per row written.
 async function returning(db: Database, sql: string, bind: unknown[], transaction: Transaction): Promise<number> {
+  if (db.dialect === 'postgres') {
+    const [counted] = await db.sequelize.query<{ n: number }>(
+      `WITH written AS (${sql}) SELECT count(*)::int AS n FROM written`,
+      { bind, transaction, type: QueryTypes.SELECT },
+    );
+    return counted?.n ?? 0;
+  }
   const rows = await db.sequelize.query(`/* upsert */ ${sql}`, { bind, transaction, type: QueryTypes.SELECT });
   return rows.length;
 }
@@ -254,6 +268,60 @@ async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction
   return returning(db, sql, chunk.binds.flat(), transaction);
 }
 
+/** How the rows of one table with one set of columns are written: the same for every such row. */
+interface RowPlan {
+  readonly mode: Mode;
+  readonly columns: readonly string[];
+  readonly kinds: readonly ColumnDef[];
+  /** Positions of the natural key's columns in `columns`. */
+  readonly keyIndexes: readonly number[];
+  readonly maxRows: number;
+}
+
+/** Plans by table, then by the row's column list: a batch holds a handful of column sets. */
+const plans = new Map<Topic, Map<string, RowPlan>>();
+
+/** The plan for `record`'s columns, checked once per column set: unknown columns and missing keys throw. */
+function planOf(topic: Topic, record: Record<string, unknown>): RowPlan {
+  let signature = '';
+  for (const column of Object.keys(record))
+    if (record[column] !== undefined && !GENERATED.has(column)) signature += `${column},`;
+  let byColumns = plans.get(topic);
+  if (byColumns === undefined) plans.set(topic, (byColumns = new Map()));
+  const cached = byColumns.get(signature);
+  if (cached !== undefined) return cached;
+
+  const table = TABLES[topic];
+  const defs: Readonly<Record<string, ColumnDef>> = table.columns;
+  const key: readonly string[] = table.naturalKey;
+  const columns = signature.split(',').slice(0, -1);
+  for (const c of columns) {
+    if (defs[c] === undefined) throw new RangeError(`${topic} has no column "${c}"`);
+  }
+  let mode: Mode;
+  if (table.kind === 'append') {
+    const missingKey = key.find((c) => !columns.includes(c));
+    if (missingKey !== undefined) {
+      throw new RangeError(`${topic} rows need ${key.join(', ')} (their natural key); ${missingKey} is missing`);
+    }
+    mode = 'append';
+  } else {
+    const partial = requiredColumns(topic).some((c) => !columns.includes(c));
+    mode =
+      partial && key.every((c) => columns.includes(c)) && columns.some((c) => !key.includes(c)) ? 'update' : 'upsert';
+  }
+  const plan: RowPlan = {
+    mode,
+    columns,
+    kinds: columns.map((c) => defs[c] as ColumnDef),
+    // A key column the row lacks (a state row without its pubkey) counts as NULL: no match.
+    keyIndexes: key.map((c) => columns.indexOf(c)),
+    maxRows: Math.min(MAX_ROWS, Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns.length)))),
+  };
+  byColumns.set(signature, plan);
+  return plan;
+}
+
 /**
  * Writes `rows` of `topic` idempotently, in one transaction (the caller's, or a new one). Rows use
  * seed column names; `id`, `created_at` and `updated_at` are filled by the database.
@@ -274,10 +342,6 @@ export async function upsertRows<T extends Topic>(
   options: UpsertOptions = {},
 ): Promise<UpsertResult> {
   if (rows.length === 0) return { written: 0, unchanged: 0, missing: 0 };
-  const table = TABLES[topic];
-  const defs: Readonly<Record<string, ColumnDef>> = table.columns;
-  const key: readonly string[] = table.naturalKey;
-  const required = table.kind === 'state' ? requiredColumns(topic) : [];
 
   // Plan every statement before writing anything, so that a bad value is refused up front.
   // A row's round is how often its natural key occurred before it in this call: round 0 holds
@@ -285,42 +349,40 @@ export async function upsertRows<T extends Topic>(
   // keys, so they do not depend on each other and go in one statement per column set whatever
   // their order (the ingester's rows alternate between full and partial, with and without optional
   // columns); rounds run in order, so a repeated key still sees the row before it.
-  const rounds: Map<string, Chunk[]>[] = [];
+  const rounds: Map<RowPlan, Chunk[]>[] = [];
   const occurrences = new Map<string, number>();
   for (const row of rows) {
     const record = row as Record<string, unknown>;
-    const columns = Object.keys(record).filter((c) => !GENERATED.has(c) && record[c] !== undefined);
-    for (const c of columns) {
-      if (defs[c] === undefined) throw new RangeError(`${topic} has no column "${c}"`);
-    }
-    const bind = columns.map((c) => toBind(db, defs[c] as ColumnDef, c, record[c]));
-    let mode: Mode;
-    if (table.kind === 'append') {
-      const missingKey = key.find((c) => !columns.includes(c));
-      if (missingKey !== undefined) {
-        throw new RangeError(`${topic} rows need ${key.join(', ')} (their natural key); ${missingKey} is missing`);
-      }
-      mode = 'append';
-    } else {
-      const partial = required.some((c) => !columns.includes(c));
-      mode =
-        partial && key.every((c) => columns.includes(c)) && columns.some((c) => !key.includes(c)) ? 'update' : 'upsert';
+    const plan = planOf(topic, record);
+    const { columns, kinds } = plan;
+    const bind: unknown[] = new Array(columns.length);
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i] as string;
+      bind[i] = toBind(db, kinds[i] as ColumnDef, column, record[column]);
     }
     // NULL never equals NULL in SQL, so a row with a NULL key part never matches another row.
-    const keyValues = key.map((c) => bind[columns.indexOf(c)]);
+    // Key values are strings or numbers of a column's one kind: joined with a character none of
+    // them holds, they identify the row.
+    let rowKey: string | null = '';
+    for (const i of plan.keyIndexes) {
+      const value = bind[i];
+      if (value === null || value === undefined) {
+        rowKey = null;
+        break;
+      }
+      rowKey += `${String(value)}\u0001`;
+    }
     let round = 0;
-    if (!keyValues.some((v) => v === null || v === undefined)) {
-      const rowKey = JSON.stringify(keyValues);
+    if (rowKey !== null) {
       round = occurrences.get(rowKey) ?? 0;
       occurrences.set(rowKey, round + 1);
     }
     const groups = rounds[round] ?? (rounds[round] = new Map());
-    const signature = `${mode}:${columns.join(',')}`;
-    const maxRows = Math.min(MAX_ROWS, Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns.length))));
-    let list = groups.get(signature);
-    if (list === undefined) groups.set(signature, (list = []));
+    let list = groups.get(plan);
+    if (list === undefined) groups.set(plan, (list = []));
     let chunk = list.at(-1);
-    if (chunk === undefined || chunk.binds.length >= maxRows) list.push((chunk = { mode, columns, binds: [] }));
+    if (chunk === undefined || chunk.binds.length >= plan.maxRows)
+      list.push((chunk = { mode: plan.mode, columns, binds: [] }));
     chunk.binds.push(bind);
   }
   const chunks = rounds.flatMap((groups) => [...groups.values()].flat());
