@@ -142,6 +142,28 @@ for (const dialect of DIALECTS) {
         });
       }
 
+      it('stores text and JSON holding NUL, backslashes and a literal \\u0000 without losing a row', async () => {
+        // PostgreSQL text cannot hold NUL: it is stored as the two characters \0, as Sequelize
+        // stores it in any string parameter. Backslashes and the six characters \u0000 are text
+        // like any other. SQLite stores every character as given.
+        const nul = '\0';
+        const base = sampleRow('transactions', parents);
+        const row = {
+          ...base,
+          instruction_type: `a${nul}b\\${nul}c\\u0000d\\\\u0000`,
+          accounts: [`k${nul}`, '\\u0000', { nested: `\\\\${nul}` }],
+        };
+        expect(await upsertRows(db, 'transactions', [row])).to.deep.equal({ written: 1, unchanged: 0, missing: 0 });
+        const [stored] = await db.sequelize.query<{ instruction_type: string; accounts: unknown }>(
+          'SELECT instruction_type, accounts FROM transactions WHERE signature = $1',
+          { bind: [base['signature']], type: QueryTypes.SELECT },
+        );
+        const asStored = (text: string) => (dialect === 'postgres' ? text.replaceAll(nul, '\\0') : text);
+        expect(stored?.instruction_type).to.equal(asStored(row.instruction_type));
+        const accounts = typeof stored?.accounts === 'string' ? JSON.parse(stored.accounts) : stored?.accounts;
+        expect(accounts).to.deep.equal([asStored(`k${nul}`), '\\u0000', { nested: asStored(`\\\\${nul}`) }]);
+      });
+
       it('keeps two swaps of one transaction through the same pool when their amounts differ (a route)', async () => {
         const first = sampleRow('swaps', parents);
         const second = { ...first, input_amount: '101' };

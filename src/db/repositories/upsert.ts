@@ -5,9 +5,10 @@
 //  - append tables (swaps, sales, votes, …): insert unless a row with the same natural key exists.
 // Rows go to the database in multi-row statements (one round trip per run of similar rows, not per
 // row): the ingester writes thousands of rows a second and a round trip costs more than a row.
-// On PostgreSQL each column travels as one array parameter, read back with unnest(), so a
-// statement's text depends only on its columns, not on how many rows it carries: planning a
-// VALUES list costs time in proportion to its rows (4–5 ms for a few hundred), unnest() does not.
+// On PostgreSQL a statement's rows travel as one JSON parameter, read back with
+// json_populate_recordset(), so its text depends only on its columns, not on how many rows it
+// carries: planning a VALUES list costs time in proportion to its rows (4–5 ms for a few hundred).
+// SQLite plans VALUES lists cheaply and gets them.
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from '../connection.ts';
 import { toStoredU64 } from '../rows.ts';
@@ -38,7 +39,8 @@ function toBind(db: Database, def: ColumnDef, column: string, value: unknown): u
     case 'bool':
       return db.dialect === 'postgres' ? Boolean(value) : value ? 1 : 0;
     case 'json':
-      return JSON.stringify(value);
+      // PostgreSQL: the value travels inside the rows' JSON (see jsonRows), as it is.
+      return db.dialect === 'postgres' ? value : JSON.stringify(value);
     case 'timestamp': {
       const date = value instanceof Date ? value : new Date(value as string | number);
       if (Number.isNaN(date.getTime())) throw new RangeError(`${column} is not a valid timestamp: ${String(value)}`);
@@ -54,30 +56,6 @@ function toBind(db: Database, def: ColumnDef, column: string, value: unknown): u
     }
     default:
       return String(value);
-  }
-}
-
-// INSERT … SELECT gives parameters no column to infer a type from, so PostgreSQL needs casts.
-function pgCast(topic: Topic, column: string): string {
-  const def: ColumnDef | undefined = (TABLES[topic].columns as Readonly<Record<string, ColumnDef>>)[column];
-  switch (def?.kind) {
-    case 'u64':
-      return 'numeric';
-    case 'i64':
-      return 'bigint';
-    case 'int':
-    case 'serial':
-      return 'integer';
-    case 'bool':
-      return 'boolean';
-    case 'json':
-      return 'jsonb';
-    case 'timestamp':
-      return 'timestamp';
-    case 'enum':
-      return def.typeName ?? 'text';
-    default:
-      return 'text';
   }
 }
 
@@ -120,38 +98,41 @@ function quoteList(columns: readonly string[]): string {
   return columns.join(', ');
 }
 
-/** `(…), (…)` placeholders for `rows` rows of `columns`, optionally cast for PostgreSQL. */
-function valuesList(db: Database, topic: Topic, columns: readonly string[], rows: number, cast: boolean): string {
+/** SQLite: `(…), (…)` placeholders for `rows` rows of `columns`. */
+function valuesList(columns: readonly string[], rows: number): string {
   const out: string[] = [];
   let n = 1;
-  const casts = columns.map((c) => (cast && db.dialect === 'postgres' ? `::${pgCast(topic, c)}` : ''));
   for (let r = 0; r < rows; r++) {
     const params: string[] = [];
-    for (let i = 0; i < columns.length; i++) params.push(`$${n++}${casts[i] as string}`);
+    for (let i = 0; i < columns.length; i++) params.push(`$${n++}`);
     out.push(`(${params.join(', ')})`);
   }
   return out.join(', ');
 }
 
 /**
- * PostgreSQL: the rows as `unnest($1::type[], $2::type[], …) AS v (columns)`, one array parameter
- * per column, for a FROM clause.
+ * PostgreSQL: the rows as `json_populate_recordset(NULL::table, $1) AS v`, typed by the table's own
+ * row type, for a FROM clause. One JSON text for the whole statement: built by the engine's
+ * JSON.stringify, where array parameters would be escaped element by element in JavaScript and
+ * parsed column by column again on the server; JSON columns nest in it as they are.
  */
-function unnestRows(topic: Topic, columns: readonly string[]): string {
-  const arrays = columns.map((c, i) => `$${i + 1}::${pgCast(topic, c)}[]`);
-  return `unnest(${arrays.join(', ')}) AS v (${quoteList(columns)})`;
+function jsonRows(topic: Topic): string {
+  return `json_populate_recordset(NULL::${topic}, $1) AS v`;
 }
 
-/** The bind parameters of `unnestRows`: each column's values, in row order. */
-function columnArrays(chunk: Chunk): unknown[][] {
-  // Sequelize writes NUL as the two characters \0 in string parameters (PostgreSQL text cannot
-  // hold NUL); it does not look inside arrays, so the elements get the same treatment here.
-  return chunk.columns.map((_, i) =>
-    chunk.binds.map((row) => {
-      const value = row[i];
-      return typeof value === 'string' && value.includes('\0') ? value.replace(/\0/g, '\\0') : value;
-    }),
-  );
+/** The one bind parameter of `jsonRows`: the chunk's rows as a JSON array of objects. */
+function jsonPayload(chunk: Chunk): string {
+  const { columns } = chunk;
+  const rows = chunk.binds.map((bind) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) row[columns[i] as string] = bind[i];
+    return row;
+  });
+  const json = JSON.stringify(rows);
+  // PostgreSQL text cannot hold NUL, and its JSON refuses \u0000. Sequelize writes NUL as the two
+  // characters \0 in string parameters; a NUL anywhere in the rows gets the same treatment (an
+  // escape preceded by an even run of backslashes is a NUL, an odd run makes it literal text).
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\\\0') : json;
 }
 
 function distinct(db: Database, left: string, right: string): string {
@@ -187,10 +168,10 @@ async function writeUpsert(db: Database, topic: Topic, chunk: Chunk, transaction
         updatable.map((c) => distinct(db, `${topic}.${c}`, `EXCLUDED.${c}`)).join(' OR ');
   const onConflict = `ON CONFLICT (${key.join(', ')}) ${conflict} RETURNING id`;
   if (db.dialect === 'postgres') {
-    const sql = `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${unnestRows(topic, columns)} ${onConflict}`;
-    return returning(db, sql, columnArrays(chunk), transaction);
+    const sql = `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${jsonRows(topic)} ${onConflict}`;
+    return returning(db, sql, [jsonPayload(chunk)], transaction);
   }
-  const sql = `INSERT INTO ${topic} (${quoteList(columns)}) VALUES ${valuesList(db, topic, columns, chunk.binds.length, false)} ${onConflict}`;
+  const sql = `INSERT INTO ${topic} (${quoteList(columns)}) VALUES ${valuesList(columns, chunk.binds.length)} ${onConflict}`;
   return returning(db, sql, chunk.binds.flat(), transaction);
 }
 
@@ -209,14 +190,14 @@ async function writeUpdate(
   const key: readonly string[] = table.naturalKey;
   const updatable = columns.filter((c) => !key.includes(c));
   const touch = 'updated_at' in table.columns ? ', updated_at = CURRENT_TIMESTAMP' : '';
-  // PostgreSQL reads the rows from unnest() in place; SQLite from a VALUES list named v.
+  // PostgreSQL reads the rows from their JSON in place; SQLite from a VALUES list named v.
   const postgres = db.dialect === 'postgres';
   const values = postgres
     ? ''
-    : `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(db, topic, columns, chunk.binds.length, true)}) `;
-  const source = postgres ? unnestRows(topic, columns) : 'v';
+    : `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(columns, chunk.binds.length)}) `;
+  const source = postgres ? jsonRows(topic) : 'v';
   const join = key.map((c) => `${topic}.${c} = v.${c}`).join(' AND ');
-  const bind = postgres ? columnArrays(chunk) : chunk.binds.flat();
+  const bind = postgres ? [jsonPayload(chunk)] : chunk.binds.flat();
   const written = await returning(
     db,
     `${values}UPDATE ${topic} SET ${updatable.map((c) => `${c} = v.${c}`).join(', ')}${touch} FROM ${source} ` +
@@ -257,12 +238,12 @@ async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction
   // anti-join to avoid, and no OFFSET without LIMIT.)
   if (db.dialect === 'postgres') {
     const sql =
-      `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${unnestRows(topic, columns)} ` +
+      `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${jsonRows(topic)} ` +
       `WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match} OFFSET 0) RETURNING id`;
-    return returning(db, sql, columnArrays(chunk), transaction);
+    return returning(db, sql, [jsonPayload(chunk)], transaction);
   }
   const sql =
-    `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(db, topic, columns, chunk.binds.length, true)}) ` +
+    `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(columns, chunk.binds.length)}) ` +
     `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM v ` +
     `WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match}) RETURNING id`;
   return returning(db, sql, chunk.binds.flat(), transaction);
