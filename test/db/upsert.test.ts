@@ -303,6 +303,18 @@ for (const dialect of DIALECTS) {
         expect((error as Error).message).to.contain('owner');
         expect(await countAll(db)).to.deep.equal(before);
       });
+
+      it('refuses a column name that joins two real ones, also after rows of those two were written', async () => {
+        // Same order of names as the row before, so only the joined name tells the lists apart.
+        const row = sampleRow('accounts', null);
+        const { pubkey: _key, lamports: _lamports, ...rest } = row;
+        await upsertRows(db, 'accounts', [{ pubkey: row['pubkey'], lamports: row['lamports'], ...rest } as Row]);
+        const before = await countAll(db);
+        const error = await caught(upsertRows(db, 'accounts', [{ 'pubkey,lamports': 'x', ...rest } as unknown as Row]));
+        expect(error).to.be.instanceOf(RangeError);
+        expect((error as Error).message).to.contain('"pubkey,lamports"');
+        expect(await countAll(db)).to.deep.equal(before);
+      });
     });
   });
 }

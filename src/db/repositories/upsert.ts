@@ -264,21 +264,23 @@ const plans = new Map<Topic, Map<string, RowPlan>>();
 
 /** The plan for `record`'s columns, checked once per column set: unknown columns and missing keys throw. */
 function planOf(topic: Topic, record: Record<string, unknown>): RowPlan {
+  const table = TABLES[topic];
+  const defs: Readonly<Record<string, ColumnDef>> = table.columns;
+  // Every name is checked against the table, so no name holds the separator and two column lists
+  // never share a signature.
   let signature = '';
-  for (const column of Object.keys(record))
-    if (record[column] !== undefined && !GENERATED.has(column)) signature += `${column},`;
+  for (const column of Object.keys(record)) {
+    if (record[column] === undefined || GENERATED.has(column)) continue;
+    if (!Object.hasOwn(defs, column)) throw new RangeError(`${topic} has no column "${column}"`);
+    signature += `${column},`;
+  }
   let byColumns = plans.get(topic);
   if (byColumns === undefined) plans.set(topic, (byColumns = new Map()));
   const cached = byColumns.get(signature);
   if (cached !== undefined) return cached;
 
-  const table = TABLES[topic];
-  const defs: Readonly<Record<string, ColumnDef>> = table.columns;
   const key: readonly string[] = table.naturalKey;
   const columns = signature.split(',').slice(0, -1);
-  for (const c of columns) {
-    if (defs[c] === undefined) throw new RangeError(`${topic} has no column "${c}"`);
-  }
   let mode: Mode;
   if (table.kind === 'append') {
     const missingKey = key.find((c) => !columns.includes(c));
