@@ -7,6 +7,7 @@ import { QueryTypes } from 'sequelize';
 import type { Database } from '../../src/db/connection.ts';
 import { TABLES, TOPICS, u64Columns, type ColumnDef } from '../../src/db/schema.ts';
 import { createEmptyDatabase, createTestDatabase, DIALECTS, type TestDatabase } from '../support/database.ts';
+import { DUPLICATE_KEY_INDEXES } from '../../migrations/0010-duplicate-key-indexes.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The seed schema sits beside the checkout (in CI too). */
@@ -160,7 +161,7 @@ describe('schema fidelity: the migrations create the seed schema (postgres)', fu
     await migrated?.drop();
   });
 
-  it('matches the seed in every table, column, constraint, index, enum and sequence, except the u64 widening and solstream_ objects', async () => {
+  it('matches the seed in every table, column, constraint, index, enum and sequence, except the u64 widening, solstream_ objects and the second indexes of unique columns', async () => {
     const seed = await catalogueOf(seedClient as pg.Client);
     const ours = await catalogueOf(migratedClient as pg.Client);
     expect(seed.size, 'the seed catalogue was read').to.be.greaterThan(100);
@@ -168,8 +169,9 @@ describe('schema fidelity: the migrations create the seed schema (postgres)', fu
     const widened = d.changed
       .filter((c) => isU64Widening(c.seed, c.migrated))
       .map((c) => c.key.replace(/^column /, ''));
+    const dropped = new Set(DUPLICATE_KEY_INDEXES.map((i) => `index ${i.name}`));
     const unexpected: Diff = {
-      onlySeed: d.onlySeed,
+      onlySeed: d.onlySeed.filter((l) => !dropped.has(l.split(':')[0] as string)),
       onlyMigrated: d.onlyMigrated.filter((l) => !isSolstreamObject(l.split(':')[0] as string)),
       changed: d.changed.filter((c) => !isU64Widening(c.seed, c.migrated)),
     };
@@ -183,6 +185,21 @@ describe('schema fidelity: the migrations create the seed schema (postgres)', fu
     // The solstream objects the exemption covers really are there (so the exemption hides nothing else).
     expect(d.onlyMigrated.some((l) => l.startsWith('table solstream_change_log:'))).to.equal(true);
     expect(d.onlyMigrated.some((l) => l.startsWith('domain u64:'))).to.equal(true);
+  });
+
+  it('drops only second indexes: each one 0010 drops is a plain B-tree on a column whose unique index the schema keeps', async () => {
+    const seed = await catalogueOf(seedClient as pg.Client);
+    const ours = await catalogueOf(migratedClient as pg.Client);
+    expect(DUPLICATE_KEY_INDEXES).to.have.length(8);
+    for (const { name, table, column } of DUPLICATE_KEY_INDEXES) {
+      expect(seed.get(`index ${name}`), `the seed's ${name}`).to.contain(
+        `table=${table} | method=btree | unique=false | primary=false | columns=${column} | where=-`,
+      );
+      expect(ours.has(`index ${name}`), `${name} is gone after migrating`).to.equal(false);
+      const unique = `constraint ${table}.${table}_${column}_key`;
+      expect(seed.get(unique), `the seed's ${unique}`).to.equal(`u UNIQUE (${column})`);
+      expect(ours.get(unique), `the migrated ${unique}`).to.equal(`u UNIQUE (${column})`);
+    }
   });
 
   it('compares structure the seed really has: GIN, DESC, partial, unique and foreign-key details are in the catalogue', async () => {

@@ -172,7 +172,7 @@ describe('0009, the single-write log, on a database with changes in it (postgres
     const before = await logOf(test.db);
     expect(before.map((c) => c.op)).to.deep.equal(['insert', 'insert', 'update', 'insert', 'update']);
 
-    expect(await migrateUp(test.db)).to.deep.equal(['0009-single-write-log']);
+    expect(await migrateUp(test.db, '0009-single-write-log')).to.deep.equal(['0009-single-write-log']);
     expect(await logOf(test.db), 'the log as the view shows it').to.deep.equal(before);
     const read = await readChanges(test.db, { after: '0', limit: 100 });
     expect(read.map((c) => [c.cursor, c.op, c.row.pubkey])).to.deep.equal(
@@ -192,5 +192,84 @@ describe('0009, the single-write log, on a database with changes in it (postgres
     expect(down.slice(0, up.length)).to.deep.equal(up);
     expect(down.length).to.equal(up.length + 2);
     expect(BigInt(down.at(-2)?.cursor as string) > BigInt(up.at(-1)?.cursor as string)).to.equal(true);
+  });
+});
+
+for (const dialect of DIALECTS) {
+  describe(`0010, the second indexes of unique columns (${dialect})`, function () {
+    this.timeout(120_000);
+    let test: TestDatabase;
+
+    beforeEach(async () => {
+      test = await createTestDatabase(dialect, { migrate: false });
+    });
+    afterEach(async () => {
+      await test.drop();
+    });
+
+    const indexNames = async (db: Database): Promise<string[]> =>
+      (
+        await db.sequelize.query<{ name: string }>(
+          db.dialect === 'postgres'
+            ? "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'"
+            : "SELECT name FROM sqlite_master WHERE type = 'index'",
+          { type: QueryTypes.SELECT },
+        )
+      ).map((r) => r.name);
+
+    it('drops the eight seed indexes that repeat a unique column, keeps every other index, and lookups by key still use an index', async () => {
+      await migrateUp(test.db, '0009-single-write-log');
+      const before = await indexNames(test.db);
+      expect(await migrateUp(test.db)).to.include('0010-duplicate-key-indexes');
+      const after = await indexNames(test.db);
+      const dropped = before.filter((name) => !after.includes(name)).sort();
+      expect(dropped).to.deep.equal(
+        [
+          'idx_accounts_pubkey',
+          'idx_collections_mint',
+          'idx_escrows_pubkey',
+          'idx_governances_pubkey',
+          'idx_listings_pubkey',
+          'idx_pools_pubkey',
+          'idx_proposals_pubkey',
+          'idx_transactions_signature',
+        ].sort(),
+      );
+      expect(after.filter((name) => !before.includes(name))).to.deep.equal([]);
+      const plan = await test.db.sequelize.query<Record<string, string>>(
+        test.db.dialect === 'postgres'
+          ? "EXPLAIN SELECT * FROM transactions WHERE signature = 'x'"
+          : "EXPLAIN QUERY PLAN SELECT * FROM transactions WHERE signature = 'x'",
+        { type: QueryTypes.SELECT },
+      );
+      expect(JSON.stringify(plan)).to.match(
+        /Index Scan using transactions_signature_key|USING INDEX sqlite_autoindex_transactions/,
+      );
+    });
+  });
+}
+
+describe('0010 on a database whose owner changed a unique constraint (postgres)', function () {
+  this.timeout(120_000);
+  let test: TestDatabase;
+
+  beforeEach(async () => {
+    test = await createTestDatabase('postgres', { migrate: false });
+  });
+  afterEach(async () => {
+    await test.drop();
+  });
+
+  it('keeps the index of a column that is no longer unique', async () => {
+    await migrateUp(test.db, '0009-single-write-log');
+    await test.db.sequelize.query('ALTER TABLE accounts DROP CONSTRAINT accounts_pubkey_key');
+    await migrateUp(test.db);
+    const names = (
+      await test.db.sequelize.query<{ name: string }>(
+        "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' AND indexname IN ('idx_accounts_pubkey', 'idx_pools_pubkey')",
+        { type: QueryTypes.SELECT },
+      )
+    ).map((r) => r.name);
+    expect(names).to.deep.equal(['idx_accounts_pubkey']);
   });
 });
