@@ -130,82 +130,6 @@ for (const dialect of DIALECTS) {
       }
       expect(await appliedMigrations(test.db)).to.deep.equal([]);
     });
-  });
-}
-
-describe('0009, the single-write log, on a database with changes in it (postgres)', function () {
-  this.timeout(120_000);
-  let test: TestDatabase;
-
-  beforeEach(async () => {
-    test = await createTestDatabase('postgres', { migrate: false });
-  });
-  afterEach(async () => {
-    await test.drop();
-  });
-
-  /** One transaction inserting accounts and updating the first. */
-  const write = async (db: Database, keys: readonly string[]) =>
-    db.sequelize.transaction(async (transaction) => {
-      for (const key of keys)
-        await db.sequelize.query(
-          "INSERT INTO accounts (pubkey, account_type, label, lamports) VALUES ($1, 'wallet', 'kept', 1)",
-          { bind: [key], transaction },
-        );
-      await db.sequelize.query("UPDATE accounts SET label = 'moved' WHERE pubkey = $1", {
-        bind: [keys[0]],
-        transaction,
-      });
-    });
-  const logOf = async (db: Database) =>
-    db.sequelize.query<{ cursor: string; op: string; pubkey: string; old_label: string | null }>(
-      "SELECT cursor::text AS cursor, op, row->>'pubkey' AS pubkey, old_row->>'label' AS old_label " +
-        // Qualified: the bare name would sort by the text alias.
-        'FROM solstream_change_log ORDER BY solstream_change_log.cursor',
-      { type: QueryTypes.SELECT },
-    );
-
-  it('keeps every change under its cursor going up and coming down, and goes on numbering after them', async () => {
-    await migrateUp(test.db, '0008-shared-staging');
-    await write(test.db, [pubkey(), pubkey()]);
-    await write(test.db, [pubkey()]);
-    const before = await logOf(test.db);
-    expect(before.map((c) => c.op)).to.deep.equal(['insert', 'insert', 'update', 'insert', 'update']);
-
-    expect(await migrateUp(test.db, '0009-single-write-log')).to.deep.equal(['0009-single-write-log']);
-    expect(await logOf(test.db), 'the log as the view shows it').to.deep.equal(before);
-    const read = await readChanges(test.db, { after: '0', limit: 100 });
-    expect(read.map((c) => [c.cursor, c.op, c.row.pubkey])).to.deep.equal(
-      before.map((c) => [c.cursor, c.op, c.pubkey]),
-    );
-    await write(test.db, [pubkey(), pubkey()]);
-    const up = await logOf(test.db);
-    expect(up.slice(0, before.length)).to.deep.equal(before);
-    expect(up.slice(before.length).map((c) => BigInt(c.cursor))).to.deep.equal(
-      [1n, 2n, 3n].map((i) => BigInt(before.at(-1)?.cursor as string) + i),
-    );
-
-    expect(await migrateDown(test.db)).to.deep.equal(['0009-single-write-log']);
-    expect(await logOf(test.db), 'the log table 0008 reads').to.deep.equal(up);
-    await write(test.db, [pubkey()]);
-    const down = await logOf(test.db);
-    expect(down.slice(0, up.length)).to.deep.equal(up);
-    expect(down.length).to.equal(up.length + 2);
-    expect(BigInt(down.at(-2)?.cursor as string) > BigInt(up.at(-1)?.cursor as string)).to.equal(true);
-  });
-});
-
-for (const dialect of DIALECTS) {
-  describe(`0010, the second indexes of unique columns (${dialect})`, function () {
-    this.timeout(120_000);
-    let test: TestDatabase;
-
-    beforeEach(async () => {
-      test = await createTestDatabase(dialect, { migrate: false });
-    });
-    afterEach(async () => {
-      await test.drop();
-    });
 
     const indexNames = async (db: Database): Promise<string[]> =>
       (
@@ -217,7 +141,7 @@ for (const dialect of DIALECTS) {
         )
       ).map((r) => r.name);
 
-    it('drops the eight seed indexes that repeat a unique column, keeps every other index, and lookups by key still use an index', async () => {
+    it('0010 drops the eight seed indexes that repeat a unique column, keeps every other index, and lookups by key still use an index', async () => {
       await migrateUp(test.db, '0009-single-write-log');
       const before = await indexNames(test.db);
       expect(await migrateUp(test.db)).to.include('0010-duplicate-key-indexes');
@@ -249,7 +173,7 @@ for (const dialect of DIALECTS) {
   });
 }
 
-describe('0010 on a database whose owner changed a unique constraint (postgres)', function () {
+describe('migrations on a database with rows, or changed by its owner (postgres)', function () {
   this.timeout(120_000);
   let test: TestDatabase;
 
@@ -260,7 +184,57 @@ describe('0010 on a database whose owner changed a unique constraint (postgres)'
     await test.drop();
   });
 
-  it('keeps the index of a column that is no longer unique', async () => {
+  /** One transaction inserting accounts and updating the first. */
+  const write = async (db: Database, keys: readonly string[]) =>
+    db.sequelize.transaction(async (transaction) => {
+      for (const key of keys)
+        await db.sequelize.query(
+          "INSERT INTO accounts (pubkey, account_type, label, lamports) VALUES ($1, 'wallet', 'kept', 1)",
+          { bind: [key], transaction },
+        );
+      await db.sequelize.query("UPDATE accounts SET label = 'moved' WHERE pubkey = $1", {
+        bind: [keys[0]],
+        transaction,
+      });
+    });
+  const logOf = async (db: Database) =>
+    db.sequelize.query<{ cursor: string; op: string; pubkey: string; old_label: string | null }>(
+      "SELECT cursor::text AS cursor, op, row->>'pubkey' AS pubkey, old_row->>'label' AS old_label " +
+        // Qualified: the bare name would sort by the text alias.
+        'FROM solstream_change_log ORDER BY solstream_change_log.cursor',
+      { type: QueryTypes.SELECT },
+    );
+
+  it('0009 keeps every change under its cursor going up and coming down, and goes on numbering after them', async () => {
+    await migrateUp(test.db, '0008-shared-staging');
+    await write(test.db, [pubkey(), pubkey()]);
+    await write(test.db, [pubkey()]);
+    const before = await logOf(test.db);
+    expect(before.map((c) => c.op)).to.deep.equal(['insert', 'insert', 'update', 'insert', 'update']);
+
+    expect(await migrateUp(test.db, '0009-single-write-log')).to.deep.equal(['0009-single-write-log']);
+    expect(await logOf(test.db), 'the log as the view shows it').to.deep.equal(before);
+    const read = await readChanges(test.db, { after: '0', limit: 100 });
+    expect(read.map((c) => [c.cursor, c.op, c.row.pubkey])).to.deep.equal(
+      before.map((c) => [c.cursor, c.op, c.pubkey]),
+    );
+    await write(test.db, [pubkey(), pubkey()]);
+    const up = await logOf(test.db);
+    expect(up.slice(0, before.length)).to.deep.equal(before);
+    expect(up.slice(before.length).map((c) => BigInt(c.cursor))).to.deep.equal(
+      [1n, 2n, 3n].map((i) => BigInt(before.at(-1)?.cursor as string) + i),
+    );
+
+    expect(await migrateDown(test.db)).to.deep.equal(['0009-single-write-log']);
+    expect(await logOf(test.db), 'the log table 0008 reads').to.deep.equal(up);
+    await write(test.db, [pubkey()]);
+    const down = await logOf(test.db);
+    expect(down.slice(0, up.length)).to.deep.equal(up);
+    expect(down.length).to.equal(up.length + 2);
+    expect(BigInt(down.at(-2)?.cursor as string) > BigInt(up.at(-1)?.cursor as string)).to.equal(true);
+  });
+
+  it('0010 keeps the index of a column that is no longer unique', async () => {
     await migrateUp(test.db, '0009-single-write-log');
     await test.db.sequelize.query('ALTER TABLE accounts DROP CONSTRAINT accounts_pubkey_key');
     await migrateUp(test.db);
