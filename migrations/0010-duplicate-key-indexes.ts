@@ -3,8 +3,8 @@
 // keeps a B-tree on exactly that column, which serves every lookup, ordering and join the second
 // one could. The second one only costs: every insert, and every update that cannot stay on its
 // page, writes both, and a `transactions` row pays for two B-trees of its 88-character signature.
-// Measured on the ingest benchmark (20,000 transactions, batches of 2,000, alternating runs):
-// PostgreSQL's CPU per persisted update 34.1 against 36.5 µs with them (docs/benchmarks.md).
+// Measured on the ingest benchmark (20,000 transactions, batches of 2,000, three alternating
+// rounds): PostgreSQL's CPU per persisted update 34.6 against 36.6 µs with them (docs/benchmarks.md).
 //
 // An index is dropped only where the table still has a unique index on that one column (so a
 // database whose owner changed the constraint keeps its index), and `down` creates it again
