@@ -13,7 +13,7 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Migration, MigrationContext } from '../src/db/migrator.ts';
 
-/** The seed's second index on a UNIQUE column: its name, table and column (0001 creates it as `createStatement` does). */
+/** The seed's second index on a UNIQUE column: its name, table and column (0001 creates it as `down` does). */
 export const DUPLICATE_KEY_INDEXES: readonly { name: string; table: string; column: string }[] = [
   { name: 'idx_accounts_pubkey', table: 'accounts', column: 'pubkey' },
   { name: 'idx_transactions_signature', table: 'transactions', column: 'signature' },
@@ -24,9 +24,6 @@ export const DUPLICATE_KEY_INDEXES: readonly { name: string; table: string; colu
   { name: 'idx_governances_pubkey', table: 'governances', column: 'pubkey' },
   { name: 'idx_proposals_pubkey', table: 'proposals', column: 'pubkey' },
 ];
-
-const createStatement = (i: { name: string; table: string; column: string }): string =>
-  `CREATE INDEX ${i.name} ON ${i.table}(${i.column})`;
 
 /** Whether `table` has a unique index (of any name) on `column` alone, without a predicate. */
 async function uniqueOn(
@@ -73,9 +70,7 @@ export const up: Migration = async ({ context }) => {
 
 export const down: Migration = async ({ context: { sequelize } }) => {
   await sequelize.transaction(async (transaction) => {
-    for (const index of DUPLICATE_KEY_INDEXES) {
-      const statement = createStatement(index).replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS');
-      await sequelize.query(statement, { transaction });
-    }
+    for (const { name, table, column } of DUPLICATE_KEY_INDEXES)
+      await sequelize.query(`CREATE INDEX IF NOT EXISTS ${name} ON ${table}(${column})`, { transaction });
   });
 };
