@@ -225,6 +225,20 @@ for (const dialect of DIALECTS) {
           row: () => sampleRow('accounts', null, { pubkey: 'x'.repeat(45) }),
         },
       ];
+      it('refuses a partial state row whose VARCHAR value is too long instead of storing it cut short', async () => {
+        const row = sampleRow('pools', null);
+        await upsertRows(db, 'pools', [row]);
+        const before = await countAll(db);
+        const partial = { pubkey: row.pubkey, lp_mint: 'y'.repeat(45) } as Row;
+        expectWriteError(await caught(upsertRows(db, 'pools', [partial])), 'invalid_value', 'pools');
+        expect(await countAll(db)).to.deep.equal(before);
+        const [stored] = await db.sequelize.query<Row>('SELECT lp_mint FROM pools WHERE pubkey = $1', {
+          bind: [row.pubkey],
+          type: QueryTypes.SELECT,
+        });
+        expect(stored).to.deep.equal({ lp_mint: row.lp_mint });
+      });
+
       for (const c of cases) {
         it(`refuses ${c.name} with WriteError ${c.code} and writes nothing`, async () => {
           const before = await countAll(db);

@@ -5,10 +5,10 @@
 //  - append tables (swaps, sales, votes, …): insert unless a row with the same natural key exists.
 // Rows go to the database in multi-row statements (one round trip per run of similar rows, not per
 // row): the ingester writes thousands of rows a second and a round trip costs more than a row.
-// On PostgreSQL a statement's rows travel as one JSON parameter, read back with
-// json_populate_recordset(), so its text depends only on its columns, not on how many rows it
-// carries: planning a VALUES list costs time in proportion to its rows (4–5 ms for a few hundred).
-// SQLite plans VALUES lists cheaply and gets them.
+// On PostgreSQL a statement's rows travel as one JSON parameter (an array of rows, each an array
+// of values), read back with jsonb_array_elements(), so its text depends only on its columns, not
+// on how many rows it carries: planning a VALUES list costs time in proportion to its rows (4–5 ms
+// for a few hundred). SQLite plans VALUES lists cheaply and gets them.
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from '../connection.ts';
 import { toStoredU64 } from '../rows.ts';
@@ -111,24 +111,53 @@ function valuesList(columns: readonly string[], rows: number): string {
 }
 
 /**
- * PostgreSQL: the rows as `json_populate_recordset(NULL::table, $1) AS v`, typed by the table's own
- * row type, for a FROM clause. One JSON text for the whole statement: built by the engine's
- * JSON.stringify, where array parameters would be escaped element by element in JavaScript and
- * parsed column by column again on the server; JSON columns nest in it as they are.
+ * The type a value is read back as from its JSON text. Without a length or precision: an explicit
+ * cast to VARCHAR(44) would cut a longer value short in silence, where the assignment to the column
+ * refuses it, as the column's own input does.
  */
-function jsonRows(topic: Topic): string {
-  return `json_populate_recordset(NULL::${topic}, $1) AS v`;
+function castOf(def: ColumnDef): string {
+  switch (def.kind) {
+    case 'u64':
+      return 'numeric';
+    case 'i64':
+      return 'bigint';
+    case 'int':
+    case 'serial':
+      return 'integer';
+    case 'bool':
+      return 'boolean';
+    case 'timestamp':
+      return 'timestamp';
+    case 'json':
+      return 'jsonb';
+    case 'enum':
+      return def.typeName ?? 'text';
+    default:
+      return 'varchar';
+  }
 }
 
-/** The one bind parameter of `jsonRows`: the chunk's rows as a JSON array of objects. */
-function jsonPayload(chunk: Chunk): string {
-  const { columns } = chunk;
-  const rows = chunk.binds.map((bind) => {
-    const row: Record<string, unknown> = {};
-    for (let i = 0; i < columns.length; i++) row[columns[i] as string] = bind[i];
-    return row;
+/**
+ * PostgreSQL: the rows as a subquery `v` with the given columns, for a FROM clause. One JSON text
+ * for the whole statement, built by the engine's JSON.stringify (where array parameters would be
+ * escaped element by element in JavaScript), parsed once as JSONB; each value is taken by its
+ * position and cast. Rows are arrays rather than objects: json_populate_recordset hashes every
+ * row's keys and parses JSON columns a second time, which cost PostgreSQL twice as much per row
+ * (docs/benchmarks.md), and the keys' names no longer travel once per row.
+ */
+function jsonRows(topic: Topic, columns: readonly string[]): string {
+  const defs: Readonly<Record<string, ColumnDef>> = TABLES[topic].columns;
+  const values = columns.map((column, i) => {
+    const def = defs[column] as ColumnDef;
+    // A JSON null in a JSON column is SQL NULL, as for every other column.
+    return def.kind === 'json' ? `NULLIF(e->${i}, 'null'::jsonb)` : `(e->>${i})::${castOf(def)}`;
   });
-  const json = JSON.stringify(rows);
+  return `(SELECT ${values.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e) AS v (${quoteList(columns)})`;
+}
+
+/** The one bind parameter of `jsonRows`: the chunk's rows as a JSON array of value arrays. */
+function jsonPayload(chunk: Chunk): string {
+  const json = JSON.stringify(chunk.binds);
   // PostgreSQL text cannot hold NUL, and its JSON refuses \u0000. Sequelize writes NUL as the two
   // characters \0 in string parameters; a NUL anywhere in the rows gets the same treatment (an
   // escape preceded by an even run of backslashes is a NUL, an odd run makes it literal text).
@@ -168,7 +197,7 @@ async function writeUpsert(db: Database, topic: Topic, chunk: Chunk, transaction
         updatable.map((c) => distinct(db, `${topic}.${c}`, `EXCLUDED.${c}`)).join(' OR ');
   const onConflict = `ON CONFLICT (${key.join(', ')}) ${conflict} RETURNING id`;
   if (db.dialect === 'postgres') {
-    const sql = `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${jsonRows(topic)} ${onConflict}`;
+    const sql = `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${jsonRows(topic, columns)} ${onConflict}`;
     return returning(db, sql, [jsonPayload(chunk)], transaction);
   }
   const sql = `INSERT INTO ${topic} (${quoteList(columns)}) VALUES ${valuesList(columns, chunk.binds.length)} ${onConflict}`;
@@ -195,7 +224,7 @@ async function writeUpdate(
   const values = postgres
     ? ''
     : `WITH v (${quoteList(columns)}) AS (VALUES ${valuesList(columns, chunk.binds.length)}) `;
-  const source = postgres ? jsonRows(topic) : 'v';
+  const source = postgres ? jsonRows(topic, columns) : 'v';
   const join = key.map((c) => `${topic}.${c} = v.${c}`).join(' AND ');
   const bind = postgres ? [jsonPayload(chunk)] : chunk.binds.flat();
   const written = await returning(
@@ -238,7 +267,7 @@ async function writeAppend(db: Database, topic: Topic, chunk: Chunk, transaction
   // anti-join to avoid, and no OFFSET without LIMIT.)
   if (db.dialect === 'postgres') {
     const sql =
-      `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${jsonRows(topic)} ` +
+      `INSERT INTO ${topic} (${quoteList(columns)}) SELECT ${quoteList(columns)} FROM ${jsonRows(topic, columns)} ` +
       `WHERE NOT EXISTS (SELECT 1 FROM ${topic} WHERE ${match} OFFSET 0) RETURNING id`;
     return returning(db, sql, [jsonPayload(chunk)], transaction);
   }
@@ -338,10 +367,12 @@ export async function upsertRows<T extends Topic>(
     const record = row as Record<string, unknown>;
     const plan = planOf(topic, record);
     const { columns, kinds } = plan;
-    const bind: unknown[] = new Array(columns.length);
+    // Pushed, not preallocated: an array made with new Array(n) stays "holey" in V8, and
+    // JSON.stringify takes a slower path for such arrays.
+    const bind: unknown[] = [];
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i] as string;
-      bind[i] = toBind(db, kinds[i] as ColumnDef, column, record[column]);
+      bind.push(toBind(db, kinds[i] as ColumnDef, column, record[column]));
     }
     // NULL never equals NULL in SQL, so a row with a NULL key part never matches another row.
     // Key values are strings or numbers of a column's one kind: joined with a character none of
