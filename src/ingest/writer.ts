@@ -292,17 +292,15 @@ export class BatchWriter {
       const chunk = list.slice(i, i + KEYS_PER_QUERY);
       // By the whole key (topic, pubkey), the table's primary key: by pubkey alone no index
       // applies, and every batch would read the table through.
+      // PostgreSQL: the keys as one JSON array of [topic, pubkey] pairs, as upsertRows sends rows.
       const [rows] = await this.db.sequelize.query(
         this.db.dialect === 'postgres'
-          ? 'SELECT p.topic, p.pubkey, p.positions FROM unnest($1::text[], $2::text[]) AS k(topic, pubkey) ' +
-              'JOIN solstream_state_positions p ON p.topic = k.topic AND p.pubkey = k.pubkey'
+          ? 'SELECT p.topic, p.pubkey, p.positions FROM jsonb_array_elements($1::jsonb) AS k ' +
+              'JOIN solstream_state_positions p ON p.topic = k->>0 AND p.pubkey = k->>1'
           : 'SELECT topic, pubkey, positions FROM solstream_state_positions WHERE (topic, pubkey) IN ' +
               `(VALUES ${chunk.map((_, j) => `($${2 * j + 1}, $${2 * j + 2})`).join(', ')})`,
         {
-          bind:
-            this.db.dialect === 'postgres'
-              ? [chunk.map(([topic]) => topic), chunk.map(([, pubkey]) => pubkey)]
-              : chunk.flat(),
+          bind: this.db.dialect === 'postgres' ? [JSON.stringify(chunk)] : chunk.flat(),
           transaction,
         },
       );
@@ -322,26 +320,23 @@ export class BatchWriter {
     const upsert = 'ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions, slot = excluded.slot';
     for (let i = 0; i < entries.length; i += KEYS_PER_QUERY) {
       const chunk = entries.slice(i, i + KEYS_PER_QUERY);
-      const columns: [string[], string[], string[], (number | null)[]] = [[], [], [], []];
-      for (const { key, positions } of chunk) {
+      const rows = chunk.map(({ key, positions }): [string, string, string, number | null] => {
         const [topic, pubkey] = splitSlotKey(key);
-        columns[0].push(topic);
-        columns[1].push(pubkey);
-        columns[2].push(JSON.stringify(positions));
-        columns[3].push(slotOf(positions));
-      }
-      // Bound, not inlined: the values go to the driver as they are, without escaping each one.
+        return [topic, pubkey, JSON.stringify(positions), slotOf(positions)];
+      });
+      // Bound, not inlined. PostgreSQL: one JSON array of rows, as upsertRows sends them (the
+      // positions' text is a JSON string in it, stored as it is); SQLite: a VALUES list.
       if (this.db.dialect === 'postgres') {
         await this.db.sequelize.query(
           'INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) ' +
-            `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ${upsert}`,
-          { bind: columns, transaction },
+            `SELECT r->>0, r->>1, r->>2, (r->>3)::bigint FROM jsonb_array_elements($1::jsonb) AS r ${upsert}`,
+          { bind: [JSON.stringify(rows)], transaction },
         );
       } else {
         const values = chunk.map((_, j) => `($${4 * j + 1}, $${4 * j + 2}, $${4 * j + 3}, $${4 * j + 4})`);
         await this.db.sequelize.query(
           `INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) VALUES ${values.join(', ')} ${upsert}`,
-          { bind: chunk.flatMap((_, j) => columns.map((column) => column[j] ?? null)), transaction },
+          { bind: rows.flat(), transaction },
         );
       }
     }
