@@ -367,12 +367,10 @@ export async function upsertRows<T extends Topic>(
     const record = row as Record<string, unknown>;
     const plan = planOf(topic, record);
     const { columns, kinds } = plan;
-    // Pushed, not preallocated: an array made with new Array(n) stays "holey" in V8, and
-    // JSON.stringify takes a slower path for such arrays.
-    const bind: unknown[] = [];
+    const bind: unknown[] = new Array(columns.length);
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i] as string;
-      bind.push(toBind(db, kinds[i] as ColumnDef, column, record[column]));
+      bind[i] = toBind(db, kinds[i] as ColumnDef, column, record[column]);
     }
     // NULL never equals NULL in SQL, so a row with a NULL key part never matches another row.
     // Key values are strings or numbers of a column's one kind: joined with a character none of
