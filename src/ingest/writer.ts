@@ -10,6 +10,7 @@ import { requiredColumns } from '../db/repositories/index.ts';
 import { TABLES, type Topic } from '../db/schema.ts';
 import type { DecodedRow } from '../programs/types.ts';
 import type { Logger } from '../log.ts';
+import { readPositions, savePositions, slotKey, splitSlotKey } from './position-store.ts';
 import { EARLIEST_WINS, positionOf, positionOfColumn, type ColumnPositions } from './positions.ts';
 
 /** The repository's idempotent upsert: insert-or-update-if-different (state), insert-if-absent (append). */
@@ -96,9 +97,6 @@ export function isTransientDatabaseError(error: unknown): boolean {
 
 /** Longest wait between two attempts at a batch while the database is away, in ms. */
 const MAX_RETRY_DELAY_MS = 5000;
-
-/** Keys per SELECT … IN (…) so that statements stay below SQLite's bound-parameter limit. */
-const KEYS_PER_QUERY = 400;
 
 export interface WriterOptions {
   readonly upsert: UpsertRows;
@@ -261,7 +259,7 @@ export class BatchWriter {
     for (const row of plain) push(row.topic, row.row as Record<string, unknown>);
 
     // Positions first: change capture reads a state row's slot from them as the row is written.
-    await this.savePositions(positions, transaction);
+    await savePositions(this.db, positions, transaction);
     let rowsWritten = 0;
     const rowsByTable: Record<string, number> = {};
     for (const topic of TOPIC_ORDER) {
@@ -278,68 +276,13 @@ export class BatchWriter {
     return { rowsWritten, staleRows, failedUpdates: 0, incompleteRows, rowsByTable };
   }
 
-  private async storedPositions(
-    updates: readonly Update[],
-    transaction: Transaction,
-  ): Promise<Map<string, ColumnPositions>> {
+  /** Stored positions of every state row the batch touches, by slotKey. */
+  private storedPositions(updates: readonly Update[], transaction: Transaction): Promise<Map<string, ColumnPositions>> {
     const keys = new Map<string, readonly [string, string]>();
     for (const update of updates)
       for (const row of update.rows)
         if (row.account) keys.set(slotKey(row.topic, row.account.pubkey), [row.topic, row.account.pubkey]);
-    const out = new Map<string, ColumnPositions>();
-    const list = [...keys.values()];
-    for (let i = 0; i < list.length; i += KEYS_PER_QUERY) {
-      const chunk = list.slice(i, i + KEYS_PER_QUERY);
-      // By the whole key (topic, pubkey), the table's primary key: by pubkey alone no index
-      // applies, and every batch would read the table through.
-      // PostgreSQL: the keys as one JSON array of [topic, pubkey] pairs, as upsertRows sends rows.
-      const [rows] = await this.db.sequelize.query(
-        this.db.dialect === 'postgres'
-          ? 'SELECT p.topic, p.pubkey, p.positions FROM jsonb_array_elements($1::jsonb) AS k ' +
-              'JOIN solstream_state_positions p ON p.topic = k->>0 AND p.pubkey = k->>1'
-          : 'SELECT topic, pubkey, positions FROM solstream_state_positions WHERE (topic, pubkey) IN ' +
-              `(VALUES ${chunk.map((_, j) => `($${2 * j + 1}, $${2 * j + 2})`).join(', ')})`,
-        {
-          bind: this.db.dialect === 'postgres' ? [JSON.stringify(chunk)] : chunk.flat(),
-          transaction,
-        },
-      );
-      for (const r of rows as { topic: string; pubkey: string; positions: string }[]) {
-        out.set(slotKey(r.topic, r.pubkey), JSON.parse(r.positions) as ColumnPositions);
-      }
-    }
-    return out;
-  }
-
-  private async savePositions(
-    entries: readonly { key: string; positions: ColumnPositions }[],
-    transaction: Transaction,
-  ): Promise<void> {
-    // The folded positions already include the stored ones: written whole. Only the lease holder
-    // writes here, inside the transaction that read them.
-    const upsert = 'ON CONFLICT (topic, pubkey) DO UPDATE SET positions = excluded.positions, slot = excluded.slot';
-    for (let i = 0; i < entries.length; i += KEYS_PER_QUERY) {
-      const chunk = entries.slice(i, i + KEYS_PER_QUERY);
-      const rows = chunk.map(({ key, positions }): [string, string, string, number | null] => {
-        const [topic, pubkey] = splitSlotKey(key);
-        return [topic, pubkey, JSON.stringify(positions), slotOf(positions)];
-      });
-      // Bound, not inlined. PostgreSQL: one JSON array of rows, as upsertRows sends them (the
-      // positions' text is a JSON string in it, stored as it is); SQLite: a VALUES list.
-      if (this.db.dialect === 'postgres') {
-        await this.db.sequelize.query(
-          'INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) ' +
-            `SELECT r->>0, r->>1, r->>2, (r->>3)::bigint FROM jsonb_array_elements($1::jsonb) AS r ${upsert}`,
-          { bind: [JSON.stringify(rows)], transaction },
-        );
-      } else {
-        const values = chunk.map((_, j) => `($${4 * j + 1}, $${4 * j + 2}, $${4 * j + 3}, $${4 * j + 4})`);
-        await this.db.sequelize.query(
-          `INSERT INTO solstream_state_positions (topic, pubkey, positions, slot) VALUES ${values.join(', ')} ${upsert}`,
-          { bind: rows.flat(), transaction },
-        );
-      }
-    }
+    return readPositions(this.db, [...keys.values()], transaction);
   }
 
   private async saveCheckpoints(checkpoints: readonly Checkpoint[], transaction: Transaction): Promise<void> {
@@ -382,14 +325,6 @@ function dedupeByNaturalKey(topic: Topic, rows: readonly Record<string, unknown>
   return [...byKey.values()];
 }
 
-/** The slot a state row is at: that of its newest value (created_slot's entry is a slot, not a position). */
-function slotOf(positions: ColumnPositions): number | null {
-  let newest = -1;
-  for (const [column, position] of Object.entries(positions))
-    if (!EARLIEST_WINS.has(column) && position > newest) newest = position;
-  return newest < 0 ? null : Math.floor(newest / 2);
-}
-
 interface FoldedRow {
   readonly topic: Topic;
   /** True when the row is stored already (it has stored positions). */
@@ -428,6 +363,3 @@ function foldInto(entry: FoldedRow, row: DecodedRow, position: number): boolean 
   if (kept > 0) entry.changed = true;
   return kept > 0 || Object.keys(row.row).every((c) => naturalKey.includes(c));
 }
-
-const slotKey = (topic: string, pubkey: string) => `${topic}\u0000${pubkey}`;
-const splitSlotKey = (key: string) => key.split('\u0000') as [string, string];
