@@ -78,7 +78,7 @@ export interface SnapshotResult<T> {
 export type SnapshotQuery = ((sql: string, bind: readonly unknown[]) => Promise<Record<string, unknown>[]>) & {
   /**
    * PostgreSQL only: the same query's rows as each field's text (null for NULL) with the field
-   * names, for callers that write wire JSON straight from the text (db/row-json.ts).
+   * names, for callers that convert the text straight to wire rows (toWireRows in db/rows.ts).
    */
   readonly text?: (sql: string, bind: readonly unknown[]) => Promise<TextRows>;
 };
