@@ -1,12 +1,15 @@
 // The ingester: follows the configured programs through a live source and writes what their
-// programs make of it, through the pipeline (decode → map → write).
+// programs make of it, through the pipeline (decode → map → write). This file wires the parts:
 //
 // - live: the source's account updates and transactions, queued in arrival order and written in
-//   batches.
+//   batches (live-queue.ts).
 // - catch-up: once every subscription is confirmed (at start, and again after every gap the
-//   source reports) the programs' history since their checkpoints is read back (catch-up.ts).
+//   source reports) the programs' history since their checkpoints is read back (continuity.ts
+//   decides when, catch-up.ts reads it).
 // - checkpoints advance with the rows they cover, and only over a stretch known to be complete: a
 //   live transaction moves its program's checkpoint only if it arrived while no gap was open.
+// - the processed stream, when the gateways take one, runs beside it on its own connection
+//   (processed.ts).
 import { Connection } from '@solana/web3.js';
 import type { SpeculativeBus } from '../capture/speculative-bus.ts';
 import type { ChangeFeed } from '../capture/types.ts';
@@ -15,15 +18,16 @@ import type { Database } from '../db/connection.ts';
 import type { Lease } from '../db/locks.ts';
 import { upsertRows } from '../db/repositories/index.ts';
 import type { Logger } from '../log.ts';
-import type { AnyProgram, TransactionInput } from '../programs/types.ts';
+import type { AnyProgram } from '../programs/types.ts';
 import { CatchUp } from './catch-up.ts';
 import { ChainReader } from './chain.ts';
+import { Continuity } from './continuity.ts';
+import { LiveQueue } from './live-queue.ts';
 import { noIngestMetrics, type IngestMetrics, type IngestPhase, type IngestSkipReason } from './metrics.ts';
 import { Pipeline, ShuttingDownError, type IngestItem } from './pipeline.ts';
-import { rpcWebSocketSource } from './sources/rpc-websocket.ts';
-import { geyserSource } from './sources/geyser.ts';
+import { startProcessed } from './processed.ts';
+import { configuredSource } from './sources/configured.ts';
 import type { LiveEvents, LiveSource, ResumePoint } from './sources/types.ts';
-import { startProcessedStream, type ProcessedStream } from './speculative.ts';
 import { BatchWriter, type Checkpoint, type UpsertRows, type WriteResult } from './writer.ts';
 
 export interface IngesterOptions {
@@ -88,59 +92,7 @@ export interface Ingester {
   close(): Promise<void>;
 }
 
-type LiveItem =
-  | { kind: 'account'; programId: string; pubkey: string; data: Uint8Array; slot: number; at: number }
-  | {
-      kind: 'transaction';
-      programId: string;
-      checkpointable: boolean;
-      transaction: Promise<TransactionInput | null>;
-      at: number;
-    };
-
 const POLL_MS = 25;
-
-function defaultSource(
-  settings: Config['solana'],
-  programIds: readonly string[],
-  logger: Logger,
-): (chain: ChainReader) => LiveSource {
-  if (settings.source === 'geyser') {
-    const url = settings.geyserUrl;
-    if (url === null) throw new Error('SOLSTREAM_SOURCE=geyser needs SOLSTREAM_GEYSER_URL');
-    return (chain) =>
-      geyserSource({ url, xToken: settings.geyserXToken, programIds, commitment: settings.commitment, chain, logger });
-  }
-  return (chain) => rpcWebSocketSource({ chain, programIds, commitment: settings.commitment, logger });
-}
-
-/** The processed stream's source for SOLSTREAM_PROCESSED (null: finalized slots only). */
-function processedSourceFor(
-  settings: Config['solana'],
-  programIds: readonly string[],
-  logger: Logger,
-): (chain: ChainReader) => LiveSource | null {
-  const mode =
-    settings.processed === 'auto' ? (settings.geyserUrl !== null ? 'geyser' : 'rpc-websocket') : settings.processed;
-  if (mode === 'off') return () => null;
-  if (mode === 'geyser') {
-    const url = settings.geyserUrl;
-    if (url === null) throw new Error('SOLSTREAM_PROCESSED=geyser needs SOLSTREAM_GEYSER_URL');
-    return (chain) =>
-      geyserSource({
-        url,
-        xToken: settings.geyserXToken,
-        programIds,
-        commitment: 'processed',
-        chain,
-        logger,
-        slotStatuses: true,
-        waitForBlockTime: false,
-      });
-  }
-  return (chain) =>
-    rpcWebSocketSource({ chain, programIds, commitment: 'processed', logger, slotStatuses: true, transactions: false });
-}
 
 /** Counts into `stats` what it passes on to `metrics`. */
 function counting(metrics: IngestMetrics, stats: IngesterStats): IngestMetrics {
@@ -185,7 +137,9 @@ export function startIngester(options: IngesterOptions): Ingester {
   };
   const metrics = counting(options.metrics ?? noIngestMetrics, stats);
   let closed = false;
+  let failed = false;
   const isClosed = () => closed;
+  const stopped = () => closed || failed;
   const connection = new Connection(settings.rpcUrl, {
     wsEndpoint: settings.wsUrl,
     commitment: settings.commitment,
@@ -217,73 +171,22 @@ export function startIngester(options: IngesterOptions): Ingester {
       .map((p) => p.name)
       .join('+') || programId;
   const catchUpRunner = new CatchUp({ chain, pipeline, settings, logger, closed: isClosed, nameOf });
-  const source = (options.source ?? defaultSource(settings, programIds, logger))(chain);
-  const processed = startProcessed();
-
-  /**
-   * The processed stream beside the writing one: its own connection (its websocket subscriptions
-   * apart from the writing source's), chain reader at processed, and read-only pipeline.
-   */
-  function startProcessed(): ProcessedStream | null {
-    const bus = options.speculative;
-    if (bus === undefined) return null;
-    const processedLogger = logger.child({ stream: 'processed' });
-    const processedConnection = new Connection(settings.rpcUrl, {
-      wsEndpoint: settings.wsUrl,
-      commitment: 'processed',
-      disableRetryOnRateLimit: true,
-    });
-    const processedChain = new ChainReader({
-      connection: processedConnection,
-      commitment: 'processed',
-      retry: { maxRetries: 2, baseMs: settings.rpcRetryBaseMs },
-      concurrency: settings.rpcConcurrency,
-      pageSize: settings.backfillPageSize,
-      logger: processedLogger,
-      metrics,
-      closed: isClosed,
-    });
-    const processedPipeline = new Pipeline({
-      db,
-      programs,
-      chain: processedChain,
-      writer,
-      logger: processedLogger,
-      metrics: noIngestMetrics,
-      closed: isClosed,
-      skipLevel: 'debug',
-    });
-    const make = options.processedSource ?? processedSourceFor(settings, programIds, processedLogger);
-    const processedSource = make(processedChain);
-    return startProcessedStream({
-      source: processedSource,
-      // Websocket RPC says nothing of confirmations: the confirmed slot is read instead.
-      pollConfirmedMs: processedSource?.name === 'rpc-websocket' ? 400 : 0,
-      pipeline: processedPipeline,
-      chain: processedChain,
-      bus,
-      logger: processedLogger,
-      metrics: {
-        announced: (table, rows) => metrics.processedAnnounced(table, rows),
-        fate: (fate) => metrics.processedFate(fate),
-        dropped: (count) => metrics.processedDropped(count),
-      },
-    });
-  }
-
-  let failed = false;
-  /** True while every transaction since the checkpoints is known to be written or queued. */
-  let contiguous = false;
-  /** Bumped by every gap; a catch-up only closes the gap if none happened meanwhile. */
-  let generation = 0;
-  let catchUpNeeded = true;
-  let catchUpRunning: Promise<void> | null = null;
-  let readyOnce = false;
-  let chainSlot: number | null = null;
-  const checkpoints = new Map<string, number>();
-  const queue: LiveItem[] = [];
-  let draining: Promise<void> | null = null;
-  let supervisor: NodeJS.Timeout | null = null;
+  const source = (options.source ?? configuredSource(settings, programIds, logger))(chain);
+  const processed =
+    options.speculative === undefined
+      ? null
+      : startProcessed({
+          settings,
+          db,
+          programs,
+          programIds,
+          writer,
+          bus: options.speculative,
+          logger,
+          metrics,
+          closed: isClosed,
+          source: options.processedSource,
+        });
 
   /** Stops for good when writing can no longer go on (the lease is gone, a write failed for good). */
   const fail = (error: Error) => {
@@ -293,6 +196,8 @@ export function startIngester(options: IngesterOptions): Ingester {
     options.onFailure?.(error);
   };
 
+  /** Per program name, the slot up to which every transaction is written. */
+  const checkpoints = new Map<string, number>();
   const processBatch = async (items: readonly IngestItem[]): Promise<WriteResult> => {
     const result = await pipeline.process(items);
     stats.batches++;
@@ -312,113 +217,40 @@ export function startIngester(options: IngesterOptions): Ingester {
     return result;
   };
 
-  // --- live -----------------------------------------------------------------------------------
+  const queue = new LiveQueue({
+    batchSize: settings.batchSize,
+    flushMs: settings.flushMs,
+    metrics,
+    write: processBatch,
+    onError: fail,
+    stopped,
+  });
 
-  const enqueue = (item: LiveItem) => {
-    if (closed || failed) return;
-    queue.push(item);
-    metrics.queued(queue.length);
-    startDrain();
-  };
-
-  const startDrain = () => {
-    draining ??= drain()
-      .catch((error: Error) => fail(error))
-      .finally(() => {
-        draining = null;
-        // Items that arrived while the last batch committed.
-        if (queue.length > 0 && !closed && !failed) startDrain();
-      });
-  };
-
-  const drain = async () => {
-    const batch: IngestItem[] = [];
-    while (!closed && !failed) {
-      const item = queue[0];
-      if (item === undefined) break;
-      if (item.kind === 'account') {
-        batch.push({
-          kind: 'account',
-          programId: item.programId,
-          account: { pubkey: item.pubkey, data: item.data, slot: item.slot, origin: 'notification' },
-        });
-      } else {
-        const tx = await item.transaction;
-        if (tx !== null) {
-          batch.push({
-            kind: 'transaction',
-            programId: item.programId,
-            tx,
-            ...(item.checkpointable
-              ? { checkpoint: { programId: item.programId, slot: tx.slot, signature: tx.signature } }
-              : {}),
-          });
-        }
+  const continuity = new Continuity({
+    source,
+    metrics,
+    logger,
+    closed: isClosed,
+    stopped,
+    fail,
+    catchUp: async () => {
+      const stored = await writer.readCheckpoints();
+      for (const programId of programIds) {
+        if (stopped()) return false;
+        await catchUpRunner.program(programId, stored.get(programId));
       }
-      queue.shift();
-      if (queue.length === 0 && batch.length < settings.batchSize && settings.flushMs > 0) {
-        // A short wait lets a burst of notifications share one transaction.
-        await new Promise((resolve) => setTimeout(resolve, settings.flushMs));
-      }
-      if (batch.length >= settings.batchSize || queue.length === 0) {
-        await processBatch(batch.splice(0));
-        metrics.queued(queue.length);
-      }
-    }
-  };
+      await pipeline.drain();
+      return true;
+    },
+  });
 
-  const openGap = (reason: string) => {
-    if (closed) return;
-    metrics.sourceDropped(source.name);
-    logger.warn(
-      { reason, source: source.name },
-      'the live source may have missed updates; catching up once resubscribed',
-    );
-    contiguous = false;
-    generation++;
-    catchUpNeeded = true;
-  };
-
-  // --- catch-up -------------------------------------------------------------------------------
-
-  const catchUp = async () => {
-    const started = generation;
-    catchUpNeeded = false;
-    metrics.catchUp();
-    metrics.phase('catching_up');
-    const stored = await writer.readCheckpoints();
-    for (const programId of programIds) {
-      if (closed || failed) return;
-      await catchUpRunner.program(programId, stored.get(programId));
-    }
-    await pipeline.drain();
-    if (generation === started && !catchUpNeeded) contiguous = true;
-  };
-
-  /** Starts a catch-up when one is needed, nothing else is catching up, and every subscription is live. */
-  const supervise = () => {
-    metrics.phase(phase());
-    if (closed || failed || catchUpRunning !== null || !catchUpNeeded || !source.subscribed()) return;
-    catchUpRunning = catchUp()
-      .catch((error: unknown) => {
-        if (closed || error instanceof ShuttingDownError) return;
-        if ((error as Error).name === 'LeaseLostError') return fail(error as Error);
-        logger.error({ err: (error as Error).message }, 'catch-up failed; it will be retried');
-        catchUpNeeded = true;
-      })
-      .finally(() => {
-        catchUpRunning = null;
-      });
-  };
-
-  const lagSeconds = () => (queue[0] === undefined ? 0 : (Date.now() - queue[0].at) / 1000);
+  let readyOnce = false;
+  let chainSlot: number | null = null;
   const phase = (): IngestPhase => {
     if (!readyOnce) return 'starting';
-    if (!contiguous || catchUpRunning !== null) return 'catching_up';
-    return lagSeconds() > settings.maxLagSeconds ? 'lagging' : 'live';
+    if (!continuity.contiguous || continuity.catchUpRunning !== null) return 'catching_up';
+    return queue.lagSeconds() > settings.maxLagSeconds ? 'lagging' : 'live';
   };
-
-  // --- start ----------------------------------------------------------------------------------
 
   /**
    * A source that replays starts from the checkpoints' oldest slot when every program has one, and
@@ -432,7 +264,7 @@ export function startIngester(options: IngesterOptions): Ingester {
         resume = { fromSlot: Math.min(...programIds.map((id) => stored.get(id)?.slot ?? 0)) };
     }
     if (closed) return;
-    if (resume !== undefined) catchUpNeeded = false;
+    if (resume !== undefined) continuity.resumeFromCheckpoints();
     source.start(events, resume);
   };
 
@@ -447,31 +279,38 @@ export function startIngester(options: IngesterOptions): Ingester {
 
   const events: LiveEvents = {
     account: (programId, pubkey, data, slot) =>
-      enqueue({ kind: 'account', programId, pubkey, data, slot, at: Date.now() }),
+      queue.push({ kind: 'account', programId, pubkey, data, slot, at: Date.now() }),
     transaction: (programId, _signature, transaction) =>
-      enqueue({ kind: 'transaction', programId, checkpointable: contiguous, transaction, at: Date.now() }),
+      queue.push({
+        kind: 'transaction',
+        programId,
+        checkpointable: continuity.contiguous,
+        transaction,
+        at: Date.now(),
+      }),
     slot: (slot) => {
       if (chainSlot === null || slot > chainSlot) {
         chainSlot = slot;
         metrics.chainSlot(slot);
       }
     },
-    gap: openGap,
-    resumed: () => {
-      // The source replays from where the checkpoints stop: no catch-up to wait for.
-      if (catchUpRunning === null && !catchUpNeeded) contiguous = true;
-    },
+    gap: (reason) => continuity.gap(reason),
+    resumed: () => continuity.resumed(),
   };
+  let supervisor: NodeJS.Timeout | null = null;
   try {
     void startSource().catch((error: Error) => {
       if (!closed) fail(error);
     });
-    supervisor = setInterval(supervise, POLL_MS);
+    supervisor = setInterval(() => {
+      metrics.phase(phase());
+      continuity.supervise();
+    }, POLL_MS);
     const waitReady = setInterval(() => {
-      if (closed || failed) {
+      if (stopped()) {
         clearInterval(waitReady);
         rejectReady(new Error('ingester closed before it was ready'));
-      } else if (contiguous) {
+      } else if (continuity.contiguous) {
         clearInterval(waitReady);
         readyOnce = true;
         logger.info({ programs: programIds.map(nameOf), source: source.name }, 'ingester live');
@@ -490,15 +329,21 @@ export function startIngester(options: IngesterOptions): Ingester {
       phase: phase(),
       source: source.name,
       chainSlot,
-      lagSeconds: lagSeconds(),
+      lagSeconds: queue.lagSeconds(),
       checkpoints: Object.fromEntries(checkpoints),
     }),
     async settled() {
       for (;;) {
-        await catchUpRunning;
-        await draining;
+        await continuity.catchUpRunning;
+        await queue.drained;
         await pipeline.drain();
-        if (queue.length === 0 && catchUpRunning === null && draining === null && !catchUpNeeded) return;
+        if (
+          queue.length === 0 &&
+          continuity.catchUpRunning === null &&
+          queue.drained === null &&
+          !continuity.catchUpNeeded
+        )
+          return;
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       }
     },
@@ -506,9 +351,9 @@ export function startIngester(options: IngesterOptions): Ingester {
       if (closed) return;
       closed = true;
       if (supervisor !== null) clearInterval(supervisor);
-      queue.length = 0;
+      queue.clear();
       await Promise.all([source.close(), processed?.close()]);
-      await Promise.allSettled([catchUpRunning, draining]);
+      await Promise.allSettled([continuity.catchUpRunning, queue.drained]);
       await pipeline.drain().catch(() => undefined);
       await writer.drain();
     },
